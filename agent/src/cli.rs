@@ -1,0 +1,88 @@
+//! Command line of `onshi-agent`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "onshi-agent", version, about = "Onshi Fleet agent for the オン資PC")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe every interval and deliver reports to the server.
+    Run(RunArgs),
+    /// Print one snapshot of the probes as JSON (first command on site).
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProbeConfig {
+    /// Network target to probe, NAME=HOST:PORT (repeatable), e.g. router=10.51.1.1:443.
+    #[arg(long = "target", env = "ONSHI_TARGETS", value_delimiter = ',', value_parser = parse_target)]
+    pub targets: Vec<(String, String)>,
+    /// PEM or DER file of the オン資 client certificate to watch for expiry.
+    #[arg(long, env = "ONSHI_CERT_FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// Seconds before a single probe gives up.
+    #[arg(long, default_value_t = 3.0)]
+    pub probe_timeout: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    pub probe: ProbeConfig,
+    /// Output format (json only for now).
+    #[arg(long, default_value = "json", value_parser = ["json"])]
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Server gRPC URL, e.g. https://onshi.example.jp:50051
+    #[arg(long, env = "ONSHI_SERVER")]
+    pub server: String,
+    /// CA certificate (PEM) that signed the server's certificate.
+    #[arg(long, env = "ONSHI_CA_CERT")]
+    pub ca_cert: PathBuf,
+    /// TLS name to verify in the server certificate (default: the URL's host).
+    #[arg(long, env = "ONSHI_TLS_NAME")]
+    pub tls_name: Option<String>,
+    /// Site this PC belongs to.
+    #[arg(long, env = "ONSHI_SITE_ID")]
+    pub site_id: String,
+    /// Agent id; default: generated once and kept in --state-dir.
+    #[arg(long, env = "ONSHI_AGENT_ID")]
+    pub agent_id: Option<String>,
+    /// Directory for the agent's persistent state (agent id, next seq).
+    #[arg(long, env = "ONSHI_STATE_DIR", default_value = "/var/lib/onshi-agent")]
+    pub state_dir: PathBuf,
+    /// Seconds between reports.
+    #[arg(long, env = "ONSHI_INTERVAL", default_value_t = 60.0)]
+    pub interval: f64,
+    /// Collect and deliver one report, then exit (0 when acknowledged).
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: delivery attempts before giving up.
+    #[arg(long, default_value_t = 5)]
+    pub max_attempts: u32,
+    /// Longest pause between retries, in seconds.
+    #[arg(long, default_value_t = 300.0)]
+    pub max_backoff: f64,
+    #[command(flatten)]
+    pub probe: ProbeConfig,
+}
+
+fn parse_target(s: &str) -> Result<(String, String), String> {
+    let (name, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("target {s:?} must be NAME=HOST:PORT, e.g. router=10.51.1.1:443"))?;
+    if name.is_empty() || !addr.contains(':') {
+        return Err(format!("target {s:?} must be NAME=HOST:PORT, e.g. router=10.51.1.1:443"));
+    }
+    Ok((name.to_owned(), addr.to_owned()))
+}

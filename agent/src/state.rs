@@ -1,0 +1,84 @@
+//! The agent's small persistent state: its id and the next seq to use.
+//! Written atomically (temp file, fsync, rename) so a crash never leaves a
+//! half-written file and a seq is never reused after a restart.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentState {
+    pub agent_id: String,
+    /// The next seq to assign; seqs below it were already given to reports.
+    pub next_seq: u64,
+}
+
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    pub fn new(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!("cannot create state directory {} (set --state-dir to a writable directory)", dir.display())
+        })?;
+        Ok(Self { path: dir.join("agent-state.json") })
+    }
+
+    /// Loads the state, creating it with `default_id` on first run.
+    pub fn load_or_init(&self, default_id: impl FnOnce() -> String) -> anyhow::Result<AgentState> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("state file {} is corrupt; restore it or remove it to re-register", self.path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let state = AgentState { agent_id: default_id(), next_seq: 1 };
+                self.save(&state)?;
+                Ok(state)
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
+        }
+    }
+
+    pub fn save(&self, state: &AgentState) -> anyhow::Result<()> {
+        let tmp = self.path.with_extension("json.tmp");
+        let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        file.write_all(&serde_json::to_vec(state)?)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            // The rename is durable only once the directory entry is synced.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_survives_reload_and_keeps_seq() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path()).unwrap();
+        let mut s = file.load_or_init(|| "pc-1".into()).unwrap();
+        assert_eq!(s, AgentState { agent_id: "pc-1".into(), next_seq: 1 });
+        s.next_seq = 42;
+        file.save(&s).unwrap();
+        let again = StateFile::new(dir.path()).unwrap().load_or_init(|| "other".into()).unwrap();
+        assert_eq!(again.next_seq, 42);
+        assert_eq!(again.agent_id, "pc-1");
+    }
+
+    #[test]
+    fn corrupt_state_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("agent-state.json"), b"{not json").unwrap();
+        let err = StateFile::new(dir.path()).unwrap().load_or_init(|| "x".into()).unwrap_err();
+        assert!(err.to_string().contains("corrupt"));
+    }
+}

@@ -1,0 +1,84 @@
+//! Command line: `onshi-server serve | migrate | demo | desk ...`.
+//! Every option has an environment fallback shown in `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::desk::cli::DeskCommand;
+
+#[derive(Debug, Parser)]
+#[command(name = "onshi-server", version, about = "Onshi Fleet server (オン資端末 フリート監視・保守窓口)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run gRPC ingest and the portal until SIGTERM / Ctrl-C.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Start the server with a simulated fleet of agents (demo).
+    Demo(DemoArgs),
+    /// Maintenance-desk routing and the business calendar.
+    #[command(subcommand)]
+    Desk(DeskCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL. Unset: use 127.0.0.1:5432, or start a private cluster
+    /// under --data-dir if PostgreSQL is installed but not running.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Directory for the server's own files (private PostgreSQL cluster, TLS
+    /// certificates). Default: the user's data directory.
+    #[arg(long, env = "ONSHI_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DbArgs {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("onshi-fleet")
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// gRPC listen address for agents (TLS).
+    #[arg(long, env = "ONSHI_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    /// HTTP listen address for the portal, /healthz, /readyz, /metrics.
+    #[arg(long, env = "ONSHI_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// Extra DNS names / IPs for the server's TLS certificate (repeatable).
+    #[arg(long = "tls-san", env = "ONSHI_TLS_SAN", value_delimiter = ',')]
+    pub tls_sans: Vec<String>,
+    /// Days of report history to keep; older daily partitions are dropped.
+    #[arg(long, env = "ONSHI_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
+    /// Largest gRPC message accepted, in bytes.
+    #[arg(long, env = "ONSHI_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Number of simulated sites.
+    #[arg(long, default_value_t = 200)]
+    pub sites: u32,
+    /// Seconds between reports of each simulated agent.
+    #[arg(long, default_value_t = 15)]
+    pub interval: u64,
+}

@@ -1,0 +1,198 @@
+//! Finding a PostgreSQL to use, and running migrations.
+//!
+//! Order: `DATABASE_URL` if set; else a server on 127.0.0.1:5432; else a
+//! private cluster under `<data-dir>/postgres` started with the installed
+//! `initdb`/`pg_ctl`; else a clear message naming what to install.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+use crate::cli::DbArgs;
+use crate::error::Error;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Port of the private cluster; far from 5432 so it never shadows a system one.
+const PRIVATE_PORT: u16 = 54329;
+const DEFAULT_DB: &str = "onshi";
+
+/// A database ready for use, and the private cluster behind it if we started one.
+pub struct Database {
+    pub pool: PgPool,
+    pub private_cluster: Option<PrivateCluster>,
+}
+
+pub async fn connect(args: &DbArgs) -> Result<Database, Error> {
+    if let Some(url) = &args.database_url {
+        let pool = pool_for(url).await.map_err(|e| Error::Database {
+            what: format!(
+                "DATABASE_URL に接続できません ({}): {e}. URL・パスワード・サーバの起動を確認してください",
+                redact(url)
+            ),
+        })?;
+        return Ok(Database { pool, private_cluster: None });
+    }
+    if port_open(5432).await {
+        let url = format!("postgres://postgres@127.0.0.1:5432/{DEFAULT_DB}");
+        ensure_database(&url).await?;
+        let pool = pool_for(&url).await.map_err(|e| Error::Database {
+            what: format!("127.0.0.1:5432 の PostgreSQL に接続できません: {e}. DATABASE_URL を指定してください"),
+        })?;
+        return Ok(Database { pool, private_cluster: None });
+    }
+    let cluster = PrivateCluster::start(&args.data_dir().join("postgres")).await?;
+    let url = cluster.url();
+    ensure_database(&url).await?;
+    let pool = pool_for(&url).await.map_err(|e| Error::Database {
+        what: format!("private PostgreSQL cluster did not accept connections: {e}"),
+    })?;
+    Ok(Database { pool, private_cluster: Some(cluster) })
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), Error> {
+    MIGRATOR.run(pool).await.map_err(|e| Error::Database {
+        what: format!("migration failed: {e}"),
+    })
+}
+
+async fn pool_for(url: &str) -> Result<PgPool, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    let options = options
+        .application_name("onshi-server")
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+}
+
+/// Creates the database named in `url` if the server lacks it (first run).
+async fn ensure_database(url: &str) -> Result<(), Error> {
+    let options: PgConnectOptions = url.parse().map_err(|e| Error::Database {
+        what: format!("bad database URL: {e}"),
+    })?;
+    let name = options.get_database().unwrap_or(DEFAULT_DB).to_owned();
+    let admin = options.clone().database("postgres");
+    let mut conn = admin.connect().await.map_err(|e| Error::Database {
+        what: format!("PostgreSQL に接続できません: {e}. DATABASE_URL を指定してください"),
+    })?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await?;
+    if exists.is_none() {
+        tracing::info!(database = %name, "creating database");
+        let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = sqlx::raw_sql(&sql).execute(&mut conn).await {
+            // Another process may have created it in the meantime.
+            tracing::debug!(error = %e, "CREATE DATABASE");
+        }
+    }
+    Ok(())
+}
+
+async fn port_open(port: u16) -> bool {
+    let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), connect).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Hides the password of a database URL for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A PostgreSQL cluster owned by this server, under the data directory.
+pub struct PrivateCluster {
+    data: PathBuf,
+    bin: PathBuf,
+}
+
+impl PrivateCluster {
+    async fn start(data: &Path) -> Result<Self, Error> {
+        let bin = find_pg_bin().ok_or_else(|| Error::Database {
+            what: "PostgreSQL が見つかりません: 127.0.0.1:5432 に応答がなく、initdb/pg_ctl もインストールされていません。\
+                   PostgreSQL をインストールする (Debian/Ubuntu: sudo apt-get install postgresql) か、\
+                   DATABASE_URL=postgres://USER:PASS@HOST/DB を指定してください"
+                .into(),
+        })?;
+        if is_root() {
+            return Err(Error::Database {
+                what: "PostgreSQL の private cluster は root では起動できません (initdb refuses root). \
+                       一般ユーザで実行するか DATABASE_URL を指定してください"
+                    .into(),
+            });
+        }
+        let cluster = Self { data: data.to_owned(), bin };
+        if !data.join("PG_VERSION").exists() {
+            std::fs::create_dir_all(data)?;
+            tracing::info!(dir = %data.display(), "initialising private PostgreSQL cluster");
+            cluster.run("initdb", &["-D", &path_str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]).await?;
+        }
+        let opts = format!("-p {PRIVATE_PORT} -c listen_addresses=127.0.0.1 -k {}", path_str(data));
+        let log = path_str(&data.join("server.log"));
+        cluster.run("pg_ctl", &["-D", &path_str(data), "-o", &opts, "-l", &log, "-w", "start"]).await?;
+        tracing::info!(port = PRIVATE_PORT, "private PostgreSQL cluster started");
+        Ok(cluster)
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{PRIVATE_PORT}/{DEFAULT_DB}")
+    }
+
+    pub async fn stop(&self) {
+        if let Err(e) = self.run("pg_ctl", &["-D", &path_str(&self.data), "-m", "fast", "-w", "stop"]).await {
+            tracing::warn!(error = %e, "stopping private PostgreSQL cluster");
+        }
+    }
+
+    async fn run(&self, tool: &str, args: &[&str]) -> Result<(), Error> {
+        let out = tokio::process::Command::new(self.bin.join(tool)).args(args).output().await?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Database {
+                what: format!("{tool} failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            })
+        }
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn is_root() -> bool {
+    std::env::var("USER").map(|u| u == "root").unwrap_or(false)
+        || std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+}
+
+/// `initdb` on PATH, or in Debian's versioned directory (newest first).
+fn find_pg_bin() -> Option<PathBuf> {
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+                return Some(dir);
+            }
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}

@@ -1,0 +1,269 @@
+//! `onshi-server demo`: the real server plus a simulated fleet of agents that
+//! report over real gRPC/TLS, so a new user sees a living portal at once.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use onshi_proto::v1 as pb;
+use onshi_proto::v1::agent_service_client::AgentServiceClient;
+use rand::Rng;
+use sqlx::PgPool;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+
+use crate::cli::DemoArgs;
+use crate::error::Error;
+use crate::serve;
+
+const PREFECTURES: [&str; 47] = [
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県",
+    "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県",
+    "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県",
+    "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県", "香川県", "愛媛県", "高知県", "福岡県",
+    "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
+];
+const MAKERS: [Option<&str>; 6] = [Some("fujitsu"), Some("panasonic"), Some("atlus"), Some("almex"), Some("canon"), None];
+const ROUTERS: [&str; 3] = ["AT-AR1050V", "NVR700", "RTX830"];
+
+/// A simulated site: its profile and the fault it is given (if any).
+#[derive(Debug, Clone)]
+pub struct DemoSite {
+    pub site_id: String,
+    pub name: String,
+    pub prefecture: &'static str,
+    pub kind: &'static str,
+    pub reader_maker: Option<&'static str>,
+    pub router_model: &'static str,
+    pub maintenance: &'static str,
+    pub fault: Fault,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    ReaderOff,
+    CertExpiring,
+    CertExpired,
+    AccountChanged,
+    NoReboot,
+    RouterUnreachable,
+    ScreenLockOff,
+}
+
+/// Deterministic fleet: site `i` always gets the same profile.
+pub fn fleet(count: u32) -> Vec<DemoSite> {
+    (0..count as usize)
+        .map(|i| {
+            let kind = ["clinic", "clinic", "pharmacy", "home_nursing"][i % 4];
+            let kind_ja = match kind {
+                "pharmacy" => "薬局",
+                "home_nursing" => "訪問看護ステーション",
+                _ => "クリニック",
+            };
+            let fault = match i % 20 {
+                3 => Fault::ReaderOff,
+                5 => Fault::CertExpiring,
+                7 if i % 40 == 7 => Fault::CertExpired,
+                9 => Fault::AccountChanged,
+                11 => Fault::NoReboot,
+                13 => Fault::RouterUnreachable,
+                17 => Fault::ScreenLockOff,
+                _ => Fault::None,
+            };
+            DemoSite {
+                site_id: format!("demo-{:04}", i + 1),
+                name: format!("デモ{}{}", kind_ja, i + 1),
+                prefecture: PREFECTURES[(i * 7) % PREFECTURES.len()],
+                kind,
+                reader_maker: MAKERS[i % MAKERS.len()],
+                router_model: ROUTERS[i % ROUTERS.len()],
+                maintenance: if i % 3 == 0 { "none" } else { "omakase" },
+                fault,
+            }
+        })
+        .collect()
+}
+
+pub async fn run(args: DemoArgs) -> Result<(), Error> {
+    let running = serve::start(&args.serve).await?;
+    let sites = fleet(args.sites);
+    register_sites(&running.pool, &sites).await?;
+
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&running.pki.ca_cert_pem))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://{}", running.grpc_addr))
+        .map_err(|e| Error::Other(e.into()))?
+        .tls_config(tls)
+        .map_err(|e| Error::Other(e.into()))?
+        .connect()
+        .await
+        .map_err(|e| Error::Other(e.into()))?;
+    for site in sites {
+        let agent_id = format!("agent-{}", site.site_id);
+        // Like a real agent, continue after the last acknowledged seq.
+        let acked: Option<i64> = sqlx::query_scalar("SELECT acked_seq FROM agents WHERE agent_id = $1")
+            .bind(&agent_id)
+            .fetch_optional(&running.pool)
+            .await?;
+        let next_seq = acked.unwrap_or(0) as u64 + 1;
+        tokio::spawn(simulate(AgentServiceClient::new(channel.clone()), site, agent_id, next_seq, args.interval));
+    }
+
+    println!("portal: http://{}/", running.http_addr);
+    println!("login: (not required yet — operator login arrives with the security issue)");
+    println!("grpc:  {} (TLS, CA {})", running.grpc_addr, running.pki.dir.join("ca.pem").display());
+    println!("{} simulated sites report every {} s. Ctrl-C to stop.", args.sites, args.interval);
+    running.run_until_signal().await
+}
+
+async fn register_sites(pool: &PgPool, sites: &[DemoSite]) -> Result<(), Error> {
+    for s in sites {
+        sqlx::query(
+            "INSERT INTO sites (site_id, name, prefecture, kind, reader_maker, router_model, maintenance, omakase_dial)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = 'omakase' THEN '0120-000-000' END)
+             ON CONFLICT (site_id) DO UPDATE SET name = EXCLUDED.name, prefecture = EXCLUDED.prefecture,
+               kind = EXCLUDED.kind, reader_maker = EXCLUDED.reader_maker,
+               router_model = EXCLUDED.router_model, maintenance = EXCLUDED.maintenance",
+        )
+        .bind(&s.site_id)
+        .bind(&s.name)
+        .bind(s.prefecture)
+        .bind(s.kind)
+        .bind(s.reader_maker)
+        .bind(s.router_model)
+        .bind(s.maintenance)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn simulate(
+    mut client: AgentServiceClient<Channel>,
+    site: DemoSite,
+    agent_id: String,
+    mut seq: u64,
+    interval: u64,
+) {
+    // Spread the first reports over one interval, as a real fleet would be.
+    let offset = rand::rng().random_range(0..interval.max(1) * 1000);
+    tokio::time::sleep(Duration::from_millis(offset)).await;
+    loop {
+        let report = demo_report(&site, &agent_id, seq);
+        let request = pb::SubmitReportsRequest { agent_id: agent_id.clone(), reports: vec![report], abandoned_through: 0 };
+        match client.submit_reports(request).await {
+            Ok(_) => seq += 1,
+            Err(status) => tracing::debug!(site = %site.site_id, %status, "demo agent: send failed; will resend"),
+        }
+        tokio::time::sleep(Duration::from_secs(interval.max(1))).await;
+    }
+}
+
+fn ts(t: chrono::DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds: t.timestamp(), nanos: 0 })
+}
+
+pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
+    let now = Utc::now();
+    let mut rng = rand::rng();
+    let maker = match site.reader_maker {
+        Some("fujitsu") => pb::ReaderMaker::Fujitsu,
+        Some("panasonic") => pb::ReaderMaker::Panasonic,
+        Some("atlus") => pb::ReaderMaker::Atlus,
+        Some("almex") => pb::ReaderMaker::Almex,
+        Some("canon") => pb::ReaderMaker::Canon,
+        _ => pb::ReaderMaker::None,
+    };
+    let boot_hours = if site.fault == Fault::NoReboot { 80 } else { 3 };
+    let cert_days = match site.fault {
+        Fault::CertExpiring => 20,
+        Fault::CertExpired => -3,
+        _ => 400,
+    };
+    let latency = |ms: u64| Some(prost_types::Duration { seconds: 0, nanos: (ms * 1_000_000) as i32 });
+    pb::Report {
+        seq,
+        agent_id: agent_id.to_owned(),
+        site_id: site.site_id.clone(),
+        collected_at: ts(now),
+        schema_version: 1,
+        host: Some(pb::Host {
+            hostname: format!("ONSHI-{}", site.site_id.to_uppercase()),
+            os: "Windows 11 Pro 23H2".into(),
+            boot_time: ts(now - chrono::Duration::hours(boot_hours)),
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+            screen_lock: Some(pb::ScreenLock {
+                known: true,
+                enabled: site.fault != Fault::ScreenLockOff,
+                secure: site.fault != Fault::ScreenLockOff,
+                timeout_seconds: 900,
+                clear_screen_installed: site.reader_maker == Some("panasonic"),
+            }),
+            disk_free_bytes: 80 << 30,
+            apps_updated_at: ts(now - chrono::Duration::hours(20)),
+        }),
+        reader: (maker != pb::ReaderMaker::None).then(|| pb::CardReader {
+            maker: maker as i32,
+            power: if site.fault == Fault::ReaderOff { pb::PowerState::Off } else { pb::PowerState::On } as i32,
+            manual_power: matches!(maker, pb::ReaderMaker::Almex | pb::ReaderMaker::Canon),
+            software_running: site.fault != Fault::ReaderOff,
+            device_name: "顔認証付きカードリーダー".into(),
+        }),
+        certificate: Some(pb::ClientCertificate {
+            present: true,
+            subject: format!("CN={}", site.site_id),
+            issuer: "CN=オンライン請求ネットワーク関連システム共通認証局".into(),
+            serial: format!("{:X}", seq % 0xFFFF),
+            not_after: ts(now + chrono::Duration::days(cert_days)),
+            desktop_file_present: true,
+            backup_seen: true,
+        }),
+        accounts: vec![pb::Account {
+            kind: pb::AccountKind::Linkage as i32,
+            baseline_known: true,
+            password_changed: site.fault == Fault::AccountChanged,
+            ..Default::default()
+        }],
+        network: vec![pb::NetworkTarget {
+            name: "router".into(),
+            address: "10.51.1.1:443".into(),
+            reachable: site.fault != Fault::RouterUnreachable,
+            latency: if site.fault == Fault::RouterUnreachable { None } else { latency(rng.random_range(1..5)) },
+            error: if site.fault == Fault::RouterUnreachable { "connection timed out".into() } else { String::new() },
+        }],
+        shares: ["face", "req", "res"]
+            .iter()
+            .map(|n| pb::Share { name: (*n).into(), exists: true, shared: true })
+            .collect(),
+        agent: Some(pb::AgentHealth::default()),
+        ip_config: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::health::{self, Health};
+    use crate::fleet::report::ReportDoc;
+
+    #[test]
+    fn demo_fleet_is_varied_and_faults_show_up() {
+        let sites = fleet(200);
+        assert_eq!(sites.len(), 200);
+        for kind in ["clinic", "pharmacy", "home_nursing"] {
+            assert!(sites.iter().any(|s| s.kind == kind));
+        }
+        let mut critical = 0;
+        let mut ok = 0;
+        for s in &sites {
+            let doc = ReportDoc::from(&demo_report(s, "a", 1));
+            match health::overall(&health::evaluate(&doc, Utc::now())) {
+                Health::Critical => critical += 1,
+                Health::Ok => ok += 1,
+                Health::Warning => {}
+            }
+        }
+        assert!(critical >= 20, "{critical}");
+        assert!(ok >= 100, "{ok}");
+    }
+}

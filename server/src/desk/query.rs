@@ -1,0 +1,241 @@
+//! What routing is asked (`RouteQuery`) and the site-specific desks it is given
+//! (`SiteContacts`, read from the database by the caller).
+//!
+//! The enums parse from the same lowercase / kebab spellings in the CLI (clap `ValueEnum`) and
+//! in query strings or JSON (serde), e.g. `part=card-reader&reader_maker=canon`.
+
+use serde::{Deserialize, Serialize};
+
+use super::directory::DeskId;
+use super::hours::WeeklyHours;
+
+/// The part of the installation the fault or question is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Part {
+    /// フレッツ光 line / ONU.
+    Line,
+    /// オン資PC (Lenovo).
+    Pc,
+    /// オン資 router (needs a router model).
+    Router,
+    /// Apresia hub.
+    Hub,
+    /// 顔認証付きカードリーダー (needs a reader maker).
+    CardReader,
+    /// レセコン / chart system and its linkage.
+    ReceiptSystem,
+    /// How to operate the system, the system in general.
+    HowTo,
+    /// Configuration change, added equipment, relocation, succession.
+    ChangeRequest,
+    /// Online billing: network line.
+    BillingNetwork,
+    /// Online billing: billing system.
+    BillingSystem,
+    /// 特定健診・保健指導 system.
+    BillingTokutei,
+    /// Anything else about online billing.
+    BillingOther,
+}
+
+impl Part {
+    /// Every part, in CLI order.
+    pub const ALL: [Part; 12] = [
+        Part::Line,
+        Part::Pc,
+        Part::Router,
+        Part::Hub,
+        Part::CardReader,
+        Part::ReceiptSystem,
+        Part::HowTo,
+        Part::ChangeRequest,
+        Part::BillingNetwork,
+        Part::BillingSystem,
+        Part::BillingTokutei,
+        Part::BillingOther,
+    ];
+
+    /// Inside NTT East's standard configuration, i.e. covered by 「Nにおまかせ」 (guide 1-8-1:
+    /// line equipment, オン資 PC and router, hub, the face-auth reader as installed; not the
+    /// receipt system nor "その他のルータ等").
+    pub fn is_standard_configuration(self) -> bool {
+        matches!(
+            self,
+            Part::Line | Part::Pc | Part::Router | Part::Hub | Part::CardReader
+        )
+    }
+
+    /// Japanese label for text output.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Part::Line => "光回線（フレッツ光）",
+            Part::Pc => "オン資PC",
+            Part::Router => "オン資用ルータ",
+            Part::Hub => "HUB",
+            Part::CardReader => "顔認証付きカードリーダー",
+            Part::ReceiptSystem => "レセコン等",
+            Part::HowTo => "操作方法・システム全般",
+            Part::ChangeRequest => "設定変更・機器増設・移転・承継",
+            Part::BillingNetwork => "オンライン請求 ネットワーク回線",
+            Part::BillingSystem => "オンライン請求 システム",
+            Part::BillingTokutei => "特定健診・保健指導システム",
+            Part::BillingOther => "その他オンライン請求",
+        }
+    }
+}
+
+/// オン資 router models of the standard configuration.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+pub enum RouterModel {
+    /// Allied Telesis AT-AR1050V.
+    #[serde(rename = "AT-AR1050V", alias = "at-ar1050v")]
+    #[value(name = "AT-AR1050V")]
+    AtAr1050v,
+    /// YAMAHA NVR700.
+    #[serde(rename = "NVR700", alias = "nvr700")]
+    #[value(name = "NVR700")]
+    Nvr700,
+    /// YAMAHA RTX830.
+    #[serde(rename = "RTX830", alias = "rtx830")]
+    #[value(name = "RTX830")]
+    Rtx830,
+}
+
+impl RouterModel {
+    /// Allowed spellings, for error messages.
+    pub const ALLOWED: &'static str = "AT-AR1050V | NVR700 | RTX830";
+
+    /// The model name as printed on the unit.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouterModel::AtAr1050v => "AT-AR1050V",
+            RouterModel::Nvr700 => "NVR700",
+            RouterModel::Rtx830 => "RTX830",
+        }
+    }
+
+    /// The maker's fault desk.
+    pub fn desk(self) -> DeskId {
+        match self {
+            RouterModel::AtAr1050v => DeskId::AlliedRouter,
+            RouterModel::Nvr700 | RouterModel::Rtx830 => DeskId::YamahaRouter,
+        }
+    }
+}
+
+/// Makers of 顔認証付きカードリーダー.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ReaderMaker {
+    Fujitsu,
+    Panasonic,
+    Atlus,
+    Almex,
+    Canon,
+}
+
+impl ReaderMaker {
+    /// Allowed spellings, for error messages.
+    pub const ALLOWED: &'static str = "fujitsu | panasonic | atlus | almex | canon";
+
+    /// The maker as the guide names it.
+    pub fn name_ja(self) -> &'static str {
+        match self {
+            ReaderMaker::Fujitsu => "富士通Japan",
+            ReaderMaker::Panasonic => "パナソニック コネクト",
+            ReaderMaker::Atlus => "アトラス情報サービス",
+            ReaderMaker::Almex => "ALMEX",
+            ReaderMaker::Canon => "キヤノンマーケティングジャパン",
+        }
+    }
+}
+
+/// Maintenance subscription of the site.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Maintenance {
+    /// Not subscribed: the site isolates the fault and calls each desk itself (guide 1-8-2).
+    #[default]
+    None,
+    /// Subscribed to 「Nにおまかせ！ITサポート」 (guide 1-8-1).
+    Omakase,
+}
+
+/// A routing question. Deserializes from a query string with the CLI's spellings;
+/// field names accept both `router_model` and `router-model`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteQuery {
+    pub part: Part,
+    #[serde(default, alias = "router-model")]
+    pub router_model: Option<RouterModel>,
+    #[serde(default, alias = "reader-maker")]
+    pub reader_maker: Option<ReaderMaker>,
+    #[serde(default)]
+    pub maintenance: Maintenance,
+    /// Serial number of the failed unit, if the operator has it (checked against the maker's
+    /// prefix for routers).
+    #[serde(default)]
+    pub serial: Option<String>,
+}
+
+impl RouteQuery {
+    /// A query for `part` with nothing else set (unsubscribed site).
+    pub fn new(part: Part) -> RouteQuery {
+        RouteQuery {
+            part,
+            router_model: None,
+            reader_maker: None,
+            maintenance: Maintenance::None,
+            serial: None,
+        }
+    }
+}
+
+/// Site-specific desks, from the database. Everything is optional: the CLI has none of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteContacts {
+    /// The site's 「Nにおまかせ」 contract, if known.
+    #[serde(default)]
+    pub omakase: Option<OmakaseContract>,
+    /// The reader maker's desk as kept by the operators.
+    #[serde(default)]
+    pub reader_maker: Option<SiteContact>,
+    /// The site's receipt-system vendor.
+    #[serde(default)]
+    pub receipt_vendor: Option<SiteContact>,
+}
+
+/// The dedicated dial and hours given in a 「Nにおまかせ」 contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OmakaseContract {
+    /// 専用ダイヤル.
+    pub dial: String,
+    /// Reception hours of the plan; `None` when not recorded (treated as unpublished).
+    #[serde(default)]
+    pub hours: Option<WeeklyHours>,
+}
+
+/// A desk whose contact is kept per site or per maker by the operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteContact {
+    /// Company / desk name, e.g. "○○メディカル サポートセンター".
+    pub name: String,
+    #[serde(default)]
+    pub phones: Vec<String>,
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default)]
+    pub web: Option<String>,
+    /// Reception hours; `None` when not recorded (treated as unpublished).
+    #[serde(default)]
+    pub hours: Option<WeeklyHours>,
+}

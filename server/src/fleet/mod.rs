@@ -1,0 +1,6 @@
+//! Fleet state: the stored form of a report, the health rules that colour a
+//! site red or green, and the queries dashboards read.
+
+pub mod health;
+pub mod query;
+pub mod report;

@@ -1,0 +1,57 @@
+//! The tonic `AgentService`: a thin adapter over `validate` and `store`.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use onshi_proto::v1::agent_service_server::AgentService;
+use onshi_proto::v1::{SubmitReportsRequest, SubmitReportsResponse};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+
+use super::{store, validate};
+use crate::metrics::Metrics;
+
+pub struct AgentIngest {
+    pub pool: PgPool,
+    pub metrics: Metrics,
+}
+
+#[tonic::async_trait]
+impl AgentService for AgentIngest {
+    #[tracing::instrument(skip_all, fields(agent_id = tracing::field::Empty, reports = tracing::field::Empty))]
+    async fn submit_reports(
+        &self,
+        request: Request<SubmitReportsRequest>,
+    ) -> Result<Response<SubmitReportsResponse>, Status> {
+        let started = Instant::now();
+        let batch = request.into_inner();
+        let span = tracing::Span::current();
+        // Debug formatting escapes whatever an agent put in its id.
+        span.record("agent_id", tracing::field::debug(&batch.agent_id.chars().take(64).collect::<String>()));
+        span.record("reports", batch.reports.len());
+
+        let now = Utc::now();
+        if let Err(e) = validate::validate_batch(&batch, now) {
+            tracing::warn!(error = %e, "rejected report batch; nothing stored");
+            return Err(e.into());
+        }
+        let outcome = store::commit_batch(&self.pool, &batch.agent_id, &batch.reports, batch.abandoned_through, now)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "report batch not committed; agent will retry");
+                Status::from(e)
+            })?;
+
+        self.metrics.reports_ingested.inc_by(u64::from(outcome.stored));
+        self.metrics.reports_duplicate.inc_by(u64::from(outcome.duplicates));
+        self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics.agent_seen(&batch.agent_id);
+        tracing::debug!(acked = outcome.acked_seq, stored = outcome.stored, duplicates = outcome.duplicates, "batch committed");
+        Ok(Response::new(SubmitReportsResponse {
+            acked_seq: outcome.acked_seq,
+            stored: outcome.stored,
+            duplicates: outcome.duplicates,
+            retry_after_seconds: 0,
+        }))
+    }
+}

@@ -1,0 +1,93 @@
+//! Prometheus metrics, served at `/metrics` in the text exposition format.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: String,
+}
+
+/// How long an agent counts as connected after its last successful batch.
+const CONNECTED_WINDOW_SECS: u64 = 180;
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    pub reports_ingested: Counter,
+    pub reports_duplicate: Counter,
+    pub batch_seconds: Histogram,
+    pub grpc_errors: Family<CodeLabel, Counter>,
+    connected: Gauge,
+    last_seen: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let reports_ingested = Counter::default();
+        let reports_duplicate = Counter::default();
+        let batch_seconds = Histogram::new(
+            [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5].into_iter(),
+        );
+        let grpc_errors = Family::<CodeLabel, Counter>::default();
+        let connected = Gauge::default();
+        registry.register("onshi_reports_ingested", "Reports committed (new, not replays)", reports_ingested.clone());
+        registry.register("onshi_reports_duplicate", "Replayed reports accepted without storing", reports_duplicate.clone());
+        registry.register(
+            "onshi_ingest_batch_duration_seconds",
+            "Time to validate and commit one batch",
+            batch_seconds.clone(),
+        );
+        registry.register("onshi_grpc_errors", "gRPC calls answered with a non-OK status", grpc_errors.clone());
+        registry.register(
+            "onshi_connected_agents",
+            "Agents with a committed batch in the last 3 minutes",
+            connected.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            reports_ingested,
+            reports_duplicate,
+            batch_seconds,
+            grpc_errors,
+            connected,
+            last_seen: Arc::default(),
+        }
+    }
+
+    pub fn agent_seen(&self, agent_id: &str) {
+        let mut map = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(agent_id.to_owned(), Instant::now());
+    }
+
+    pub fn grpc_error(&self, code: tonic::Code) {
+        self.grpc_errors.get_or_create(&CodeLabel { code: format!("{code:?}") }).inc();
+    }
+
+    pub fn render(&self) -> String {
+        {
+            let mut map = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+            map.retain(|_, t| t.elapsed().as_secs() <= CONNECTED_WINDOW_SECS);
+            self.connected.set(map.len() as i64);
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

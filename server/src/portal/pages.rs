@@ -1,0 +1,109 @@
+//! HTML pages. Japanese first: operators read these all day.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::Router;
+use chrono::{FixedOffset, Utc};
+
+use super::AppState;
+use crate::error::Error;
+use crate::fleet::query::{self, SiteRow, Summary};
+
+const PAGE_SIZE: i64 = 100;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/static/portal.css", get(css))
+}
+
+#[derive(serde::Deserialize)]
+struct ListParams {
+    page: Option<i64>,
+}
+
+pub struct SiteView {
+    pub site_id: String,
+    pub name: String,
+    pub prefecture: String,
+    pub kind: &'static str,
+    pub maintenance: &'static str,
+    pub last_report: String,
+    /// CSS class and data attribute: ok | warning | critical | stale | none
+    pub state: &'static str,
+    pub state_label: &'static str,
+    pub finding: String,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    summary: Summary,
+    sites: Vec<SiteView>,
+    page: i64,
+    has_next: bool,
+}
+
+async fn index(State(state): State<AppState>, Query(params): Query<ListParams>) -> Result<impl IntoResponse, Error> {
+    let page = params.page.unwrap_or(1).max(1);
+    let rows = query::list_sites(&state.pool, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).await?;
+    let has_next = rows.len() as i64 > PAGE_SIZE;
+    let now = Utc::now();
+    let stale = chrono::Duration::from_std(state.stale_after).unwrap_or(chrono::Duration::minutes(10));
+    let sites = rows
+        .into_iter()
+        .take(PAGE_SIZE as usize)
+        .map(|row| site_view(row, now, stale))
+        .collect();
+    let page = IndexPage { summary: query::summary(&state.pool).await?, sites, page, has_next };
+    Ok(Html(page.render().map_err(|e| Error::Other(e.into()))?))
+}
+
+fn site_view(row: SiteRow, now: chrono::DateTime<Utc>, stale: chrono::Duration) -> SiteView {
+    let jst = FixedOffset::east_opt(9 * 3600).expect("valid offset");
+    let (state, state_label) = match (row.health.as_deref(), row.received_at) {
+        (None, _) | (_, None) => ("none", "未受信"),
+        // An old report says nothing about now: a PC off at night is normal,
+        // so this is grey, not red (domain.md §2.1).
+        (_, Some(at)) if now - at > stale => ("stale", "停止中"),
+        (Some("critical"), _) => ("critical", "異常"),
+        (Some("warning"), _) => ("warning", "注意"),
+        _ => ("ok", "正常"),
+    };
+    let finding = row
+        .findings
+        .as_ref()
+        .and_then(|f| f.get(0))
+        .and_then(|f| f.get("message"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("")
+        .to_owned();
+    SiteView {
+        site_id: row.site_id,
+        name: row.name,
+        prefecture: row.prefecture,
+        kind: match row.kind.as_str() {
+            "pharmacy" => "薬局",
+            "home_nursing" => "訪問看護",
+            _ => "医療機関",
+        },
+        maintenance: if row.maintenance == "omakase" { "おまかせ" } else { "未加入" },
+        last_report: row
+            .received_at
+            .map(|t| t.with_timezone(&jst).format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "—".into()),
+        state,
+        state_label,
+        finding,
+    }
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
+        include_str!("../../static/portal.css"),
+    )
+}

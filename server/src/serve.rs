@@ -1,0 +1,190 @@
+//! `onshi-server serve`: gRPC (tonic, TLS) and HTTP (axum) in one process,
+//! both stopped gracefully on SIGTERM / Ctrl-C.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use onshi_proto::v1::agent_service_server::AgentServiceServer;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::{Identity, ServerTlsConfig};
+
+use crate::cli::ServeArgs;
+use crate::db::{self, PrivateCluster};
+use crate::error::Error;
+use crate::ingest::{history, service::AgentIngest};
+use crate::metrics::Metrics;
+use crate::portal;
+use crate::tls::Pki;
+
+/// A started server: its real addresses (ports may have been 0) and tasks.
+pub struct Running {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub pool: PgPool,
+    pub pki: Pki,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), Error>>>,
+    private_cluster: Option<PrivateCluster>,
+}
+
+pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
+    let database = db::connect(&args.db).await?;
+    db::migrate(&database.pool).await?;
+    let pool = database.pool;
+    history::maintain(&pool, chrono::Utc::now(), args.retention_days).await?;
+
+    let pki = Pki::load_or_create(&args.db.data_dir().join("pki"), &args.tls_sans)?;
+    let metrics = Metrics::new();
+    let (shutdown, _) = watch::channel(false);
+
+    let grpc_listener = bind(args.grpc_addr, "--grpc-addr").await?;
+    let http_listener = bind(args.http_addr, "--http-addr").await?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(run_grpc(
+        grpc_listener,
+        Identity::from_pem(&pki.server_cert_pem, &pki.server_key_pem),
+        AgentIngest { pool: pool.clone(), metrics: metrics.clone() },
+        metrics.clone(),
+        args.max_message_bytes,
+        stopped(shutdown.subscribe()),
+    )?));
+    let app = portal::router(portal::AppState::new(pool.clone(), metrics));
+    let http_stop = stopped(shutdown.subscribe());
+    tasks.push(tokio::spawn(async move {
+        axum::serve(http_listener, app).with_graceful_shutdown(http_stop).await?;
+        Ok(())
+    }));
+    tasks.push(tokio::spawn(maintain_history(pool.clone(), args.retention_days, shutdown.subscribe())));
+
+    tracing::info!(%grpc_addr, %http_addr, "onshi-server started");
+    Ok(Running { grpc_addr, http_addr, pool, pki, shutdown, tasks, private_cluster: database.private_cluster })
+}
+
+impl Running {
+    /// Runs until SIGTERM / Ctrl-C, then stops gracefully.
+    pub async fn run_until_signal(self) -> Result<(), Error> {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        self.stop().await
+    }
+
+    pub async fn stop(self) -> Result<(), Error> {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            match task.await {
+                Ok(result) => result?,
+                Err(e) => tracing::error!(error = %e, "server task panicked"),
+            }
+        }
+        self.pool.close().await;
+        if let Some(cluster) = self.private_cluster {
+            cluster.stop().await;
+        }
+        Ok(())
+    }
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        Error::InvalidArgument(format!("cannot listen on {addr} ({flag}): {e}. Choose another address with {flag}"))
+    })
+}
+
+fn run_grpc(
+    listener: TcpListener,
+    identity: Identity,
+    ingest: AgentIngest,
+    metrics: Metrics,
+    max_message_bytes: usize,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<impl std::future::Future<Output = Result<(), Error>>, Error> {
+    let tls = ServerTlsConfig::new().identity(identity);
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(onshi_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Other(e.into()))?;
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let agent_service = AgentServiceServer::new(ingest)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes);
+
+    let trace = tower_http::trace::TraceLayer::new_for_grpc().on_failure(
+        move |failure: tower_http::classify::GrpcFailureClass, latency: Duration, _span: &tracing::Span| {
+            match failure {
+                tower_http::classify::GrpcFailureClass::Code(code) => {
+                    let code = tonic::Code::from_i32(code.get());
+                    metrics.grpc_error(code);
+                    tracing::warn!(?code, ?latency, "gRPC call failed");
+                }
+                tower_http::classify::GrpcFailureClass::Error(e) => {
+                    tracing::warn!(error = %e, "gRPC call failed");
+                }
+            }
+        },
+    );
+    let mut builder = tonic::transport::Server::builder()
+        .tls_config(tls)
+        .map_err(|e| Error::Other(e.into()))?
+        .timeout(Duration::from_secs(30))
+        .layer(trace);
+    let router = builder
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(agent_service);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    Ok(async move {
+        health_reporter
+            .set_serving::<AgentServiceServer<AgentIngest>>()
+            .await;
+        router
+            .serve_with_incoming_shutdown(incoming, stop)
+            .await
+            .map_err(|e| Error::Other(e.into()))
+    })
+}
+
+async fn maintain_history(pool: PgPool, retention_days: u32, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    tick.tick().await; // the first run happened at start-up
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = history::maintain(&pool, chrono::Utc::now(), retention_days).await {
+                    tracing::error!(error = %e, "history partition maintenance failed; retrying in an hour");
+                }
+            }
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
+fn stopped(mut rx: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

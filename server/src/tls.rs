@@ -1,0 +1,118 @@
+//! The server's internal CA and its TLS certificate for the gRPC port.
+//!
+//! On first start the server generates a CA (`pki/ca.pem`, `pki/ca.key`, key
+//! 0600) and a server certificate signed by it. Agents verify the server with
+//! `ca.pem` (or its SHA-256 fingerprint). The same CA will sign agents' client
+//! certificates at enrolment (mTLS, issue 4), so nothing here is demo-only.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::Error;
+
+pub struct Pki {
+    pub dir: PathBuf,
+    pub ca_cert_pem: String,
+    ca_key_pem: String,
+    pub server_cert_pem: String,
+    pub server_key_pem: String,
+}
+
+impl Pki {
+    /// Loads the CA from `dir`, creating it on first use, and issues a fresh
+    /// server certificate for `sans` (so adding a name needs only a restart).
+    pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir)?;
+        let ca_cert_path = dir.join("ca.pem");
+        let ca_key_path = dir.join("ca.key");
+        let (ca_cert_pem, ca_key_pem) = if ca_cert_path.exists() && ca_key_path.exists() {
+            (std::fs::read_to_string(&ca_cert_path)?, std::fs::read_to_string(&ca_key_path)?)
+        } else {
+            let (cert, key) = new_ca().map_err(tls_err)?;
+            write_private(&ca_key_path, &key)?;
+            std::fs::write(&ca_cert_path, &cert)?;
+            tracing::info!(path = %ca_cert_path.display(), "created internal CA");
+            (cert, key)
+        };
+        let mut pki = Self {
+            dir: dir.to_owned(),
+            ca_cert_pem,
+            ca_key_pem,
+            server_cert_pem: String::new(),
+            server_key_pem: String::new(),
+        };
+        let (cert, key) = pki.issue_server_cert(sans).map_err(tls_err)?;
+        write_private(&dir.join("server.key"), &key)?;
+        std::fs::write(dir.join("server.pem"), &cert)?;
+        pki.server_cert_pem = cert;
+        pki.server_key_pem = key;
+        Ok(pki)
+    }
+
+    fn issuer(&self) -> Result<Issuer<'static, KeyPair>, rcgen::Error> {
+        let key = KeyPair::from_pem(&self.ca_key_pem)?;
+        Issuer::from_ca_cert_pem(&self.ca_cert_pem, key)
+    }
+
+    fn issue_server_cert(&self, extra_sans: &[String]) -> Result<(String, String), rcgen::Error> {
+        let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        names.extend(extra_sans.iter().filter(|s| !s.is_empty()).cloned());
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| match n.parse() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ok(SanType::DnsName(n.clone().try_into()?)),
+            })
+            .collect::<Result<_, rcgen::Error>>()?;
+        params.distinguished_name.push(DnType::CommonName, "onshi-server");
+        params.distinguished_name.push(DnType::OrganizationName, "Onshi Fleet");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::hours(1);
+        params.not_after = now + Duration::days(397);
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer()?)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+}
+
+fn new_ca() -> Result<(String, String), rcgen::Error> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, "Onshi Fleet internal CA");
+    params.distinguished_name.push(DnType::OrganizationName, "Onshi Fleet");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - Duration::hours(1);
+    params.not_after = now + Duration::days(3650);
+    let key = KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// Writes a private key readable only by the service account.
+fn write_private(path: &Path, pem: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(tmp, path)
+}
+
+fn tls_err(e: rcgen::Error) -> Error {
+    Error::Other(anyhow::anyhow!("TLS certificate generation failed: {e}"))
+}
