@@ -33,7 +33,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut queue: VecDeque<pb::Report> = VecDeque::new();
     let mut dropped = 0u64;
     // Highest seq given up without delivery (see SubmitReportsRequest).
-    let mut abandoned_through = 0u64;
+    // Reports queued by an earlier process died with it (the queue is in
+    // memory until the durable spool lands), so every earlier seq is given up.
+    let mut abandoned_through = state.next_seq - 1;
     let interval = Duration::from_secs_f64(args.interval.max(0.05));
     let mut attempts = 0u32;
     let mut backoff = Backoff::new(Duration::from_secs_f64(args.max_backoff.max(0.1)));
