@@ -3,9 +3,11 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto = "onshi/v1/agent.proto";
-    println!("cargo:rerun-if-changed={proto}");
-    let fds = protox::compile([proto], ["."])?;
+    let protos = ["onshi/v1/agent.proto", "onshi/v1/enrollment.proto"];
+    for proto in protos {
+        println!("cargo:rerun-if-changed={proto}");
+    }
+    let fds = protox::compile(protos, ["."])?;
 
     // The encoded descriptor set feeds gRPC server reflection.
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -6,8 +6,14 @@ use common::{Server, TestDb, run_agent_once};
 use onshi_proto::v1 as pb;
 
 fn ts(secs_from_now: i64) -> Option<prost_types::Timestamp> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    Some(prost_types::Timestamp { seconds: now + secs_from_now, nanos: 0 })
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Some(prost_types::Timestamp {
+        seconds: now + secs_from_now,
+        nanos: 0,
+    })
 }
 
 fn report(agent: &str, site: &str, seq: u64) -> pb::Report {
@@ -17,13 +23,20 @@ fn report(agent: &str, site: &str, seq: u64) -> pb::Report {
         site_id: site.into(),
         collected_at: ts(-(100 - seq as i64)),
         schema_version: 1,
-        host: Some(pb::Host { hostname: format!("pc-{seq}"), ..Default::default() }),
+        host: Some(pb::Host {
+            hostname: format!("pc-{seq}"),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
 
 fn batch(agent: &str, reports: Vec<pb::Report>) -> pb::SubmitReportsRequest {
-    pb::SubmitReportsRequest { agent_id: agent.into(), reports, abandoned_through: 0 }
+    pb::SubmitReportsRequest {
+        agent_id: agent.into(),
+        reports,
+        abandoned_through: 0,
+    }
 }
 
 async fn history_count(pool: &sqlx::PgPool, agent: &str) -> i64 {
@@ -39,15 +52,29 @@ async fn agent_report_reaches_site_state_and_portal() {
     let db = TestDb::new().await;
     let server = Server::start(&db.url);
     let state = tempfile::tempdir().unwrap();
-    let cert = concat!(env!("CARGO_MANIFEST_DIR"), "/agent/tests/fixtures/client-cert.pem");
+    let cert = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/agent/tests/fixtures/client-cert.pem"
+    );
     let router = format!("router={}", server.http_addr);
     let out = run_agent_once(
         &server,
         state.path(),
         "clinic-0001",
-        &["--target", &router, "--target", "dead=127.0.0.1:9", "--cert-file", cert],
+        &[
+            "--target",
+            &router,
+            "--target",
+            "dead=127.0.0.1:9",
+            "--cert-file",
+            cert,
+        ],
     );
-    assert!(out.status.success(), "agent failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "agent failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let pool = db.pool().await;
     let (health, report): (String, serde_json::Value) =
@@ -61,21 +88,54 @@ async fn agent_report_reaches_site_state_and_portal() {
     assert_eq!(network[0]["name"], "router");
     assert_eq!(network[0]["reachable"], true);
     assert_eq!(network[1]["reachable"], false);
-    assert!(report["certificate"]["not_after"].as_str().unwrap().starts_with("2027-12-30"));
+    assert!(
+        report["certificate"]["not_after"]
+            .as_str()
+            .unwrap()
+            .starts_with("2027-12-30")
+    );
     assert!(!report["host"]["hostname"].as_str().unwrap().is_empty());
 
-    let page = reqwest::get(server.http("/")).await.unwrap().text().await.unwrap();
-    assert!(page.contains(r#"data-site-id="clinic-0001" data-state="critical""#), "{page}");
+    let viewer = server.session("viewer1", "viewer").await;
+    let page = viewer
+        .get(server.http("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"data-site-id="clinic-0001" data-state="critical""#),
+        "{page}"
+    );
     assert!(page.contains("サイト一覧"));
 
-    let metrics = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("onshi_reports_ingested_total 1"), "{metrics}");
+    let metrics = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("onshi_reports_ingested_total 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("onshi_connected_agents 1"), "{metrics}");
-    assert!(metrics.contains("onshi_ingest_batch_duration_seconds_count 1"), "{metrics}");
+    assert!(
+        metrics.contains("onshi_ingest_batch_duration_seconds_count 1"),
+        "{metrics}"
+    );
 
     let ready = reqwest::get(server.http("/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
-    assert_eq!(reqwest::get(server.http("/healthz")).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(server.http("/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -83,22 +143,38 @@ async fn replays_are_stored_once_and_out_of_order_seqs_are_acked_contiguously() 
     let db = TestDb::new().await;
     let server = Server::start(&db.url);
     let pool = db.pool().await;
-    let mut client = server.client().await;
-    let a = "agent-idem";
+    let (a, mut client, _identity) = server.enrolled_client("s1").await;
+    let a = a.as_str();
 
     let first = batch(a, vec![report(a, "s1", 1), report(a, "s1", 2)]);
-    let ack = client.submit_reports(first.clone()).await.unwrap().into_inner();
+    let ack = client
+        .submit_reports(first.clone())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((ack.acked_seq, ack.stored, ack.duplicates), (2, 2, 0));
     let ack = client.submit_reports(first).await.unwrap().into_inner();
     assert_eq!((ack.acked_seq, ack.stored, ack.duplicates), (2, 0, 2));
     assert_eq!(history_count(&pool, a).await, 2);
 
     // 4 before 3: stored, but the ack waits for the gap to close.
-    let ack = client.submit_reports(batch(a, vec![report(a, "s1", 4)])).await.unwrap().into_inner();
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s1", 4)]))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((ack.acked_seq, ack.stored), (2, 1));
-    let ack = client.submit_reports(batch(a, vec![report(a, "s1", 4)])).await.unwrap().into_inner();
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s1", 4)]))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((ack.acked_seq, ack.stored, ack.duplicates), (2, 0, 1));
-    let ack = client.submit_reports(batch(a, vec![report(a, "s1", 3)])).await.unwrap().into_inner();
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s1", 3)]))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((ack.acked_seq, ack.stored), (4, 1));
     assert_eq!(history_count(&pool, a).await, 4);
 
@@ -114,7 +190,12 @@ async fn replays_are_stored_once_and_out_of_order_seqs_are_acked_contiguously() 
     skip.abandoned_through = 6;
     let ack = client.submit_reports(skip).await.unwrap().into_inner();
     assert_eq!((ack.acked_seq, ack.stored), (7, 1));
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM agent_pending_seqs").fetch_one(&pool).await.unwrap();
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM agent_pending_seqs WHERE agent_id = $1")
+            .bind(a)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(pending, 0, "pending seqs are forgotten once acked");
 }
 
@@ -159,18 +240,24 @@ async fn no_ack_when_the_transaction_fails() {
     assert!(stderr.contains("did not acknowledge"), "{stderr}");
 
     // Over the wire: UNAVAILABLE, nothing stored, ack not advanced.
-    let mut client = server.client().await;
-    let a = "agent-fail";
+    let (a, mut client, _identity) = server.enrolled_client("site-fail").await;
+    let a = a.as_str();
     let request = batch(a, vec![report(a, "site-fail", 1)]);
     let status = client.submit_reports(request.clone()).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable);
     assert_eq!(history_count(&pool, a).await, 0);
-    let agents: i64 = sqlx::query_scalar("SELECT count(*) FROM agents").fetch_one(&pool).await.unwrap();
-    assert_eq!(agents, 0, "the whole transaction rolled back");
+    let acked: i64 = sqlx::query_scalar("SELECT max(acked_seq) FROM agents")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(acked, 0, "the whole transaction rolled back");
     assert!(server.wait_for_log("report batch not committed"));
 
     // Once storage recovers, the same batch is accepted and acknowledged.
-    sqlx::raw_sql("DROP FUNCTION onshi_test_fail() CASCADE").execute(&pool).await.unwrap();
+    sqlx::raw_sql("DROP FUNCTION onshi_test_fail() CASCADE")
+        .execute(&pool)
+        .await
+        .unwrap();
     let ack = client.submit_reports(request).await.unwrap().into_inner();
     assert_eq!((ack.acked_seq, ack.stored), (1, 1));
 }
@@ -180,21 +267,27 @@ async fn bad_input_is_rejected_clearly_and_the_server_keeps_serving() {
     let db = TestDb::new().await;
     let server = Server::start(&db.url);
     let pool = db.pool().await;
-    let mut client = server.client().await;
-    let a = "agent-bad";
+    let (a, mut client, _identity) = server.enrolled_client("s-bad").await;
+    let a = a.as_str();
 
     let mut negative = report(a, "s-bad", 1);
     negative.network.push(pb::NetworkTarget {
         name: "router".into(),
         address: "10.51.1.1:443".into(),
         reachable: true,
-        latency: Some(prost_types::Duration { seconds: -3, nanos: 0 }),
+        latency: Some(prost_types::Duration {
+            seconds: -3,
+            nanos: 0,
+        }),
         error: String::new(),
     });
     let mut year_10000 = report(a, "s-bad", 1);
     year_10000.certificate = Some(pb::ClientCertificate {
         present: true,
-        not_after: Some(prost_types::Timestamp { seconds: 253_402_300_800, nanos: 0 }),
+        not_after: Some(prost_types::Timestamp {
+            seconds: 253_402_300_800,
+            nanos: 0,
+        }),
         ..Default::default()
     });
     let mut oversized = report(a, "s-bad", 1);
@@ -211,27 +304,52 @@ async fn bad_input_is_rejected_clearly_and_the_server_keeps_serving() {
         (forged, "differs from the batch"),
     ];
     for (bad, expected) in cases {
-        let status = client.submit_reports(batch(a, vec![bad])).await.unwrap_err();
+        let status = client
+            .submit_reports(batch(a, vec![bad]))
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-        assert!(status.message().contains(expected), "{} vs {expected}", status.message());
+        assert!(
+            status.message().contains(expected),
+            "{} vs {expected}",
+            status.message()
+        );
     }
     assert!(server.wait_for_log("rejected report batch; nothing stored"));
 
     // A 10 MB message is refused before it is decoded.
     let mut huge = report(a, "s-bad", 1);
     huge.host.as_mut().unwrap().os = "x".repeat(10 * 1024 * 1024);
-    let status = client.submit_reports(batch(a, vec![huge])).await.unwrap_err();
+    let status = client
+        .submit_reports(batch(a, vec![huge]))
+        .await
+        .unwrap_err();
     assert!(
-        matches!(status.code(), tonic::Code::ResourceExhausted | tonic::Code::OutOfRange),
+        matches!(
+            status.code(),
+            tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
+        ),
         "{status:?}"
     );
-    assert!(status.message().contains("too large") || status.message().contains("limit"), "{}", status.message());
+    assert!(
+        status.message().contains("too large") || status.message().contains("limit"),
+        "{}",
+        status.message()
+    );
     assert!(server.wait_for_log("gRPC call failed"));
 
-    assert_eq!(history_count(&pool, a).await, 0, "nothing from rejected batches is stored");
+    assert_eq!(
+        history_count(&pool, a).await,
+        0,
+        "nothing from rejected batches is stored"
+    );
 
     // Still serving: a good report goes through on the same connection.
-    let ack = client.submit_reports(batch(a, vec![report(a, "s-bad", 1)])).await.unwrap().into_inner();
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s-bad", 1)]))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(ack.acked_seq, 1);
 }
 
@@ -252,5 +370,8 @@ async fn plaintext_client_is_refused_and_sigterm_stops_gracefully() {
     };
     assert!(refused, "plaintext gRPC must not be served");
     let status = server.terminate();
-    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
 }

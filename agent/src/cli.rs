@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "onshi-agent", version, about = "Onshi Fleet agent for the オン資PC")]
+#[command(
+    name = "onshi-agent",
+    version,
+    about = "Onshi Fleet agent for the オン資PC"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Probe every interval and deliver reports to the server.
     Run(RunArgs),
+    /// Enrol this PC with a one-time token (makes its key and certificate).
+    Enroll(crate::enroll::EnrollArgs),
     /// Print one snapshot of the probes as JSON (first command on site).
     Probe(ProbeArgs),
 }
@@ -46,9 +52,10 @@ pub struct RunArgs {
     /// Server gRPC URL, e.g. https://onshi.example.jp:50051
     #[arg(long, env = "ONSHI_SERVER")]
     pub server: String,
-    /// CA certificate (PEM) that signed the server's certificate.
+    /// CA certificate (PEM) that signed the server's certificate (default:
+    /// the one stored by `enroll` in --state-dir).
     #[arg(long, env = "ONSHI_CA_CERT")]
-    pub ca_cert: PathBuf,
+    pub ca_cert: Option<PathBuf>,
     /// TLS name to verify in the server certificate (default: the URL's host).
     #[arg(long, env = "ONSHI_TLS_NAME")]
     pub tls_name: Option<String>,
@@ -82,7 +89,9 @@ fn parse_target(s: &str) -> Result<(String, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("target {s:?} must be NAME=HOST:PORT, e.g. router=10.51.1.1:443"))?;
     if name.is_empty() || !addr.contains(':') {
-        return Err(format!("target {s:?} must be NAME=HOST:PORT, e.g. router=10.51.1.1:443"));
+        return Err(format!(
+            "target {s:?} must be NAME=HOST:PORT, e.g. router=10.51.1.1:443"
+        ));
     }
     Ok((name.to_owned(), addr.to_owned()))
 }

@@ -7,11 +7,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use anyhow::Context;
 use onshi_proto::v1 as pb;
 use onshi_proto::v1::agent_service_client::AgentServiceClient;
 use rand::Rng;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::Channel;
 
 use crate::cli::RunArgs;
 use crate::probe;
@@ -28,7 +27,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(id) = &args.agent_id {
         state.agent_id = id.clone();
     }
-    let channel = channel(&args).await?;
+    let channel = crate::transport::channel(&args).await?;
     let mut client = AgentServiceClient::new(channel);
     let mut queue: VecDeque<pb::Report> = VecDeque::new();
     let mut dropped = 0u64;
@@ -43,8 +42,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     loop {
         let snapshot = probe::collect(&args.probe).await;
-        let mut report = probe::to_report(&snapshot, &state.agent_id, &args.site_id, state.next_seq);
-        report.agent = Some(pb::AgentHealth { spool_dropped: dropped, spool_corrupt: 0, spool_backlog: queue.len() as u64 });
+        let mut report =
+            probe::to_report(&snapshot, &state.agent_id, &args.site_id, state.next_seq);
+        report.agent = Some(pb::AgentHealth {
+            spool_dropped: dropped,
+            spool_corrupt: 0,
+            spool_backlog: queue.len() as u64,
+        });
         // Counted "since the last report": this report carries them.
         dropped = 0;
         // Persist the seq before the report can leave the process.
@@ -72,7 +76,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                     let pause = backoff.next();
                     tracing::warn!(code = ?status.code(), message = status.message(), retry_in = ?pause, queued = queue.len(), "delivery failed; reports kept for retry");
                     if args.once && attempts >= args.max_attempts {
-                        anyhow::bail!("server did not acknowledge the report: {:?}: {}", status.code(), status.message());
+                        anyhow::bail!(
+                            "server did not acknowledge the report: {:?}: {}",
+                            status.code(),
+                            status.message()
+                        );
                     }
                     if !args.once && is_permanent(&status) {
                         // A rejected report would block the queue forever;
@@ -103,11 +111,19 @@ async fn deliver(
 ) -> Result<(), tonic::Status> {
     while !queue.is_empty() {
         let reports: Vec<pb::Report> = queue.iter().take(BATCH).cloned().collect();
-        let request = pb::SubmitReportsRequest { agent_id: agent_id.to_owned(), reports, abandoned_through };
+        let request = pb::SubmitReportsRequest {
+            agent_id: agent_id.to_owned(),
+            reports,
+            abandoned_through,
+        };
         let ack = client.submit_reports(request).await?.into_inner();
         let before = queue.len();
         queue.retain(|r| r.seq > ack.acked_seq);
-        tracing::debug!(acked = ack.acked_seq, removed = before - queue.len(), "batch acknowledged");
+        tracing::debug!(
+            acked = ack.acked_seq,
+            removed = before - queue.len(),
+            "batch acknowledged"
+        );
         if before == queue.len() {
             // The server holds a gap below our oldest report (e.g. reports
             // lost before this version); nothing more to gain by resending.
@@ -122,24 +138,10 @@ async fn deliver(
 }
 
 fn is_permanent(status: &tonic::Status) -> bool {
-    matches!(status.code(), tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted)
-}
-
-async fn channel(args: &RunArgs) -> anyhow::Result<Channel> {
-    let ca = std::fs::read_to_string(&args.ca_cert)
-        .with_context(|| format!("cannot read CA certificate {} (--ca-cert)", args.ca_cert.display()))?;
-    let endpoint = Endpoint::from_shared(args.server.clone())
-        .with_context(|| format!("--server {:?} is not a URL like https://host:50051", args.server))?;
-    let host = endpoint.uri().host().unwrap_or("localhost").to_owned();
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(ca))
-        .domain_name(args.tls_name.clone().unwrap_or(host));
-    Ok(endpoint
-        .tls_config(tls)?
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        // Lazy: the agent starts (and spools) even while the server is down.
-        .connect_lazy())
+    matches!(
+        status.code(),
+        tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted
+    )
 }
 
 fn default_agent_id() -> String {
@@ -147,8 +149,17 @@ fn default_agent_id() -> String {
         .ok()
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .unwrap_or_else(|| "pc".into());
-    let host: String = host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
-    format!("{}-{:08x}", if host.is_empty() { "pc" } else { &host }, rand::rng().random::<u32>())
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
+    format!(
+        "{}-{:08x}",
+        if host.is_empty() { "pc" } else { &host },
+        rand::rng().random::<u32>()
+    )
 }
 
 /// Exponential backoff with full jitter, so a fleet that lost the server at
@@ -160,7 +171,10 @@ struct Backoff {
 
 impl Backoff {
     fn new(max: Duration) -> Self {
-        Self { current: Duration::from_millis(500), max }
+        Self {
+            current: Duration::from_millis(500),
+            max,
+        }
     }
     fn reset(&mut self) {
         self.current = Duration::from_millis(500);

@@ -3,8 +3,10 @@
 
 mod cli;
 mod delivery;
+mod enroll;
 mod probe;
 mod state;
+mod transport;
 
 use std::process::ExitCode;
 
@@ -22,7 +24,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     // A small runtime: the agent does little, and runs on busy clinic PCs.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -32,6 +37,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => delivery::run(args).await,
+            Command::Enroll(args) => enroll::run(args).await,
             Command::Probe(args) => {
                 let snapshot = probe::collect(&args.probe).await;
                 println!("{}", serde_json::to_string_pretty(&snapshot)?);

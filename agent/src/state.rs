@@ -22,18 +22,30 @@ pub struct StateFile {
 impl StateFile {
     pub fn new(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| {
-            format!("cannot create state directory {} (set --state-dir to a writable directory)", dir.display())
+            format!(
+                "cannot create state directory {} (set --state-dir to a writable directory)",
+                dir.display()
+            )
         })?;
-        Ok(Self { path: dir.join("agent-state.json") })
+        Ok(Self {
+            path: dir.join("agent-state.json"),
+        })
     }
 
     /// Loads the state, creating it with `default_id` on first run.
     pub fn load_or_init(&self, default_id: impl FnOnce() -> String) -> anyhow::Result<AgentState> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("state file {} is corrupt; restore it or remove it to re-register", self.path.display())),
+            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "state file {} is corrupt; restore it or remove it to re-register",
+                    self.path.display()
+                )
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let state = AgentState { agent_id: default_id(), next_seq: 1 };
+                let state = AgentState {
+                    agent_id: default_id(),
+                    next_seq: 1,
+                };
                 self.save(&state)?;
                 Ok(state)
             }
@@ -43,7 +55,8 @@ impl StateFile {
 
     pub fn save(&self, state: &AgentState) -> anyhow::Result<()> {
         let tmp = self.path.with_extension("json.tmp");
-        let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut file = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         file.write_all(&serde_json::to_vec(state)?)?;
         file.sync_all()?;
         std::fs::rename(&tmp, &self.path)?;
@@ -66,10 +79,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = StateFile::new(dir.path()).unwrap();
         let mut s = file.load_or_init(|| "pc-1".into()).unwrap();
-        assert_eq!(s, AgentState { agent_id: "pc-1".into(), next_seq: 1 });
+        assert_eq!(
+            s,
+            AgentState {
+                agent_id: "pc-1".into(),
+                next_seq: 1
+            }
+        );
         s.next_seq = 42;
         file.save(&s).unwrap();
-        let again = StateFile::new(dir.path()).unwrap().load_or_init(|| "other".into()).unwrap();
+        let again = StateFile::new(dir.path())
+            .unwrap()
+            .load_or_init(|| "other".into())
+            .unwrap();
         assert_eq!(again.next_seq, 42);
         assert_eq!(again.agent_id, "pc-1");
     }
@@ -78,7 +100,10 @@ mod tests {
     fn corrupt_state_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("agent-state.json"), b"{not json").unwrap();
-        let err = StateFile::new(dir.path()).unwrap().load_or_init(|| "x".into()).unwrap_err();
+        let err = StateFile::new(dir.path())
+            .unwrap()
+            .load_or_init(|| "x".into())
+            .unwrap_err();
         assert!(err.to_string().contains("corrupt"));
     }
 }

@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::desk::cli::DeskCommand;
 
 #[derive(Debug, Parser)]
-#[command(name = "onshi-server", version, about = "Onshi Fleet server (オン資端末 フリート監視・保守窓口)")]
+#[command(
+    name = "onshi-server",
+    version,
+    about = "Onshi Fleet server (オン資端末 フリート監視・保守窓口)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -26,6 +30,73 @@ pub enum Command {
     /// Maintenance-desk routing and the business calendar.
     #[command(subcommand)]
     Desk(DeskCommand),
+    /// Operator accounts (first administrator).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Sites and agent enrolment tokens.
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an operator. Prints a one-time password unless --password-stdin.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: crate::auth::Role,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain; exit 1 if any row was altered.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Register a site.
+    Add {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        site_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        prefecture: String,
+        #[arg(long, default_value = "clinic", value_parser = ["clinic", "pharmacy", "home_nursing"])]
+        kind: String,
+        #[arg(long, value_parser = ["fujitsu", "panasonic", "atlus", "almex", "canon"])]
+        reader_maker: Option<String>,
+        #[arg(long, value_parser = ["AT-AR1050V", "NVR700", "RTX830"])]
+        router_model: Option<String>,
+        #[arg(long, default_value = "none", value_parser = ["none", "omakase"])]
+        maintenance: String,
+    },
+    /// Issue a one-time enrolment token for a site (printed once).
+    Token {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        site_id: String,
+        /// Hours the token stays valid.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -66,6 +137,10 @@ pub struct ServeArgs {
     /// Days of report history to keep; older daily partitions are dropped.
     #[arg(long, env = "ONSHI_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u32,
+    /// The portal is reached over HTTPS through a TLS-terminating proxy:
+    /// session cookies get `Secure`, responses carry HSTS.
+    #[arg(long, env = "ONSHI_BEHIND_TLS")]
+    pub behind_tls: bool,
     /// Largest gRPC message accepted, in bytes.
     #[arg(long, env = "ONSHI_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
     pub max_message_bytes: usize,

@@ -33,7 +33,10 @@ pub async fn connect(args: &DbArgs) -> Result<Database, Error> {
                 redact(url)
             ),
         })?;
-        return Ok(Database { pool, private_cluster: None });
+        return Ok(Database {
+            pool,
+            private_cluster: None,
+        });
     }
     if port_open(5432).await {
         let url = format!("postgres://postgres@127.0.0.1:5432/{DEFAULT_DB}");
@@ -41,7 +44,10 @@ pub async fn connect(args: &DbArgs) -> Result<Database, Error> {
         let pool = pool_for(&url).await.map_err(|e| Error::Database {
             what: format!("127.0.0.1:5432 の PostgreSQL に接続できません: {e}. DATABASE_URL を指定してください"),
         })?;
-        return Ok(Database { pool, private_cluster: None });
+        return Ok(Database {
+            pool,
+            private_cluster: None,
+        });
     }
     let cluster = PrivateCluster::start(&args.data_dir().join("postgres")).await?;
     let url = cluster.url();
@@ -49,7 +55,10 @@ pub async fn connect(args: &DbArgs) -> Result<Database, Error> {
     let pool = pool_for(&url).await.map_err(|e| Error::Database {
         what: format!("private PostgreSQL cluster did not accept connections: {e}"),
     })?;
-    Ok(Database { pool, private_cluster: Some(cluster) })
+    Ok(Database {
+        pool,
+        private_cluster: Some(cluster),
+    })
 }
 
 pub async fn migrate(pool: &PgPool) -> Result<(), Error> {
@@ -135,15 +144,49 @@ impl PrivateCluster {
                     .into(),
             });
         }
-        let cluster = Self { data: data.to_owned(), bin };
+        let cluster = Self {
+            data: data.to_owned(),
+            bin,
+        };
         if !data.join("PG_VERSION").exists() {
             std::fs::create_dir_all(data)?;
             tracing::info!(dir = %data.display(), "initialising private PostgreSQL cluster");
-            cluster.run("initdb", &["-D", &path_str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]).await?;
+            cluster
+                .run(
+                    "initdb",
+                    &[
+                        "-D",
+                        &path_str(data),
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                    ],
+                )
+                .await?;
         }
-        let opts = format!("-p {PRIVATE_PORT} -c listen_addresses=127.0.0.1 -k {}", path_str(data));
+        let opts = format!(
+            "-p {PRIVATE_PORT} -c listen_addresses=127.0.0.1 -k {}",
+            path_str(data)
+        );
         let log = path_str(&data.join("server.log"));
-        cluster.run("pg_ctl", &["-D", &path_str(data), "-o", &opts, "-l", &log, "-w", "start"]).await?;
+        cluster
+            .run(
+                "pg_ctl",
+                &[
+                    "-D",
+                    &path_str(data),
+                    "-o",
+                    &opts,
+                    "-l",
+                    &log,
+                    "-w",
+                    "start",
+                ],
+            )
+            .await?;
         tracing::info!(port = PRIVATE_PORT, "private PostgreSQL cluster started");
         Ok(cluster)
     }
@@ -153,18 +196,30 @@ impl PrivateCluster {
     }
 
     pub async fn stop(&self) {
-        if let Err(e) = self.run("pg_ctl", &["-D", &path_str(&self.data), "-m", "fast", "-w", "stop"]).await {
+        if let Err(e) = self
+            .run(
+                "pg_ctl",
+                &["-D", &path_str(&self.data), "-m", "fast", "-w", "stop"],
+            )
+            .await
+        {
             tracing::warn!(error = %e, "stopping private PostgreSQL cluster");
         }
     }
 
     async fn run(&self, tool: &str, args: &[&str]) -> Result<(), Error> {
-        let out = tokio::process::Command::new(self.bin.join(tool)).args(args).output().await?;
+        let out = tokio::process::Command::new(self.bin.join(tool))
+            .args(args)
+            .output()
+            .await?;
         if out.status.success() {
             Ok(())
         } else {
             Err(Error::Database {
-                what: format!("{tool} failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+                what: format!(
+                    "{tool} failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
             })
         }
     }
@@ -176,7 +231,9 @@ fn path_str(p: &Path) -> String {
 
 fn is_root() -> bool {
     std::env::var("USER").map(|u| u == "root").unwrap_or(false)
-        || std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+        || std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false)
 }
 
 /// `initdb` on PATH, or in Debian's versioned directory (newest first).

@@ -8,20 +8,69 @@ use onshi_proto::v1 as pb;
 use onshi_proto::v1::agent_service_client::AgentServiceClient;
 use rand::Rng;
 use sqlx::PgPool;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 use crate::cli::DemoArgs;
 use crate::error::Error;
 use crate::serve;
 
 const PREFECTURES: [&str; 47] = [
-    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県",
-    "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県",
-    "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県",
-    "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県", "香川県", "愛媛県", "高知県", "福岡県",
-    "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
 ];
-const MAKERS: [Option<&str>; 6] = [Some("fujitsu"), Some("panasonic"), Some("atlus"), Some("almex"), Some("canon"), None];
+const MAKERS: [Option<&str>; 6] = [
+    Some("fujitsu"),
+    Some("panasonic"),
+    Some("atlus"),
+    Some("almex"),
+    Some("canon"),
+    None,
+];
 const ROUTERS: [&str; 3] = ["AT-AR1050V", "NVR700", "RTX830"];
 
 /// A simulated site: its profile and the fault it is given (if any).
@@ -88,32 +137,75 @@ pub async fn run(args: DemoArgs) -> Result<(), Error> {
     let sites = fleet(args.sites);
     register_sites(&running.pool, &sites).await?;
 
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&running.pki.ca_cert_pem))
-        .domain_name("localhost");
-    let channel = Channel::from_shared(format!("https://{}", running.grpc_addr))
-        .map_err(|e| Error::Other(e.into()))?
-        .tls_config(tls)
-        .map_err(|e| Error::Other(e.into()))?
-        .connect()
-        .await
-        .map_err(|e| Error::Other(e.into()))?;
+    let login_password = demo_admin(&running.pool).await?;
     for site in sites {
         let agent_id = format!("agent-{}", site.site_id);
+        // Demo agents are enrolled directly (no token round trip) but use
+        // real client certificates from the server's CA, like real agents.
+        let acked: i64 = sqlx::query_scalar(
+            "INSERT INTO agents (agent_id, site_id, enrolled_at) VALUES ($1, $2, now())
+             ON CONFLICT (agent_id) DO UPDATE SET revoked_at = NULL RETURNING acked_seq",
+        )
+        .bind(&agent_id)
+        .bind(&site.site_id)
+        .fetch_one(&running.pool)
+        .await?;
+        let (key, cert) = running.pki.issue_agent_identity(&agent_id)?;
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&running.pki.ca_cert_pem))
+            .identity(Identity::from_pem(cert.pem, key))
+            .domain_name("localhost");
+        let channel = Channel::from_shared(format!("https://{}", running.grpc_addr))
+            .map_err(|e| Error::Other(e.into()))?
+            .tls_config(tls)
+            .map_err(|e| Error::Other(e.into()))?
+            .connect_lazy();
         // Like a real agent, continue after the last acknowledged seq.
-        let acked: Option<i64> = sqlx::query_scalar("SELECT acked_seq FROM agents WHERE agent_id = $1")
-            .bind(&agent_id)
-            .fetch_optional(&running.pool)
-            .await?;
-        let next_seq = acked.unwrap_or(0) as u64 + 1;
-        tokio::spawn(simulate(AgentServiceClient::new(channel.clone()), site, agent_id, next_seq, args.interval));
+        let next_seq = acked as u64 + 1;
+        tokio::spawn(simulate(
+            AgentServiceClient::new(channel),
+            site,
+            agent_id,
+            next_seq,
+            args.interval,
+        ));
     }
 
     println!("portal: http://{}/", running.http_addr);
-    println!("login: (not required yet — operator login arrives with the security issue)");
-    println!("grpc:  {} (TLS, CA {})", running.grpc_addr, running.pki.dir.join("ca.pem").display());
-    println!("{} simulated sites report every {} s. Ctrl-C to stop.", args.sites, args.interval);
+    println!("login: user demo-admin / password {login_password}");
+    println!(
+        "grpc:  {} (TLS, CA {})",
+        running.grpc_addr,
+        running.pki.dir.join("ca.pem").display()
+    );
+    println!(
+        "{} simulated sites report every {} s. Ctrl-C to stop.",
+        args.sites, args.interval
+    );
     running.run_until_signal().await
+}
+
+/// The demo's administrator: created on first run, given a fresh password
+/// on every run (printed once), so the login always works.
+async fn demo_admin(pool: &PgPool) -> Result<String, Error> {
+    let password = crate::auth::password::generate();
+    let hash = crate::auth::password::hash(&password)?;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO operators (username, password_hash, role) VALUES ('demo-admin', $1, 'admin')
+         ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash,
+             failed_logins = 0, locked_until = NULL, disabled = false",
+    )
+    .bind(hash)
+    .execute(&mut *tx)
+    .await?;
+    crate::auth::audit::record(
+        &mut tx,
+        crate::auth::audit::Entry::new("cli:demo", "operator.password_reset", "user:demo-admin"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(password)
 }
 
 async fn register_sites(pool: &PgPool, sites: &[DemoSite]) -> Result<(), Error> {
@@ -150,17 +242,26 @@ async fn simulate(
     tokio::time::sleep(Duration::from_millis(offset)).await;
     loop {
         let report = demo_report(&site, &agent_id, seq);
-        let request = pb::SubmitReportsRequest { agent_id: agent_id.clone(), reports: vec![report], abandoned_through: 0 };
+        let request = pb::SubmitReportsRequest {
+            agent_id: agent_id.clone(),
+            reports: vec![report],
+            abandoned_through: 0,
+        };
         match client.submit_reports(request).await {
             Ok(_) => seq += 1,
-            Err(status) => tracing::debug!(site = %site.site_id, %status, "demo agent: send failed; will resend"),
+            Err(status) => {
+                tracing::debug!(site = %site.site_id, %status, "demo agent: send failed; will resend")
+            }
         }
         tokio::time::sleep(Duration::from_secs(interval.max(1))).await;
     }
 }
 
 fn ts(t: chrono::DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds: t.timestamp(), nanos: 0 })
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
 }
 
 pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
@@ -180,7 +281,12 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
         Fault::CertExpired => -3,
         _ => 400,
     };
-    let latency = |ms: u64| Some(prost_types::Duration { seconds: 0, nanos: (ms * 1_000_000) as i32 });
+    let latency = |ms: u64| {
+        Some(prost_types::Duration {
+            seconds: 0,
+            nanos: (ms * 1_000_000) as i32,
+        })
+    };
     pb::Report {
         seq,
         agent_id: agent_id.to_owned(),
@@ -204,7 +310,11 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
         }),
         reader: (maker != pb::ReaderMaker::None).then(|| pb::CardReader {
             maker: maker as i32,
-            power: if site.fault == Fault::ReaderOff { pb::PowerState::Off } else { pb::PowerState::On } as i32,
+            power: if site.fault == Fault::ReaderOff {
+                pb::PowerState::Off
+            } else {
+                pb::PowerState::On
+            } as i32,
             manual_power: matches!(maker, pb::ReaderMaker::Almex | pb::ReaderMaker::Canon),
             software_running: site.fault != Fault::ReaderOff,
             device_name: "顔認証付きカードリーダー".into(),
@@ -228,12 +338,24 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
             name: "router".into(),
             address: "10.51.1.1:443".into(),
             reachable: site.fault != Fault::RouterUnreachable,
-            latency: if site.fault == Fault::RouterUnreachable { None } else { latency(rng.random_range(1..5)) },
-            error: if site.fault == Fault::RouterUnreachable { "connection timed out".into() } else { String::new() },
+            latency: if site.fault == Fault::RouterUnreachable {
+                None
+            } else {
+                latency(rng.random_range(1..5))
+            },
+            error: if site.fault == Fault::RouterUnreachable {
+                "connection timed out".into()
+            } else {
+                String::new()
+            },
         }],
         shares: ["face", "req", "res"]
             .iter()
-            .map(|n| pb::Share { name: (*n).into(), exists: true, shared: true })
+            .map(|n| pb::Share {
+                name: (*n).into(),
+                exists: true,
+                shared: true,
+            })
             .collect(),
         agent: Some(pb::AgentHealth::default()),
         ip_config: None,

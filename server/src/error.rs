@@ -14,6 +14,15 @@ pub enum Error {
     ResourceExhausted(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// Not logged in (or bad credentials / certificate).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Logged in, but the role lacks the right.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing already exists or changed under the caller.
+    #[error("{0}")]
+    Conflict(String),
     /// No usable database: the message says what to install or set.
     #[error("{what}")]
     Database { what: String },
@@ -27,7 +36,10 @@ pub enum Error {
 
 impl Error {
     fn is_internal(&self) -> bool {
-        matches!(self, Error::Database { .. } | Error::Sqlx(_) | Error::Io(_) | Error::Other(_))
+        matches!(
+            self,
+            Error::Database { .. } | Error::Sqlx(_) | Error::Io(_) | Error::Other(_)
+        )
     }
 }
 
@@ -37,6 +49,9 @@ impl From<Error> for tonic::Status {
             Error::InvalidArgument(m) => tonic::Status::invalid_argument(m),
             Error::ResourceExhausted(m) => tonic::Status::resource_exhausted(m),
             Error::NotFound(m) => tonic::Status::not_found(m),
+            Error::Unauthorized(m) => tonic::Status::unauthenticated(m),
+            Error::Forbidden(m) => tonic::Status::permission_denied(m),
+            Error::Conflict(m) => tonic::Status::already_exists(m),
             internal => {
                 tracing::error!(error = %internal, "internal error in gRPC call");
                 // UNAVAILABLE tells the agent to keep the report and retry.
@@ -52,6 +67,9 @@ impl IntoResponse for Error {
             Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             Error::ResourceExhausted(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = if self.is_internal() {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use onshi_server::cli::{Cli, Command};
-use onshi_server::{db, demo, desk, serve};
+use onshi_server::{commands, db, demo, desk, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,12 +32,19 @@ fn main() -> ExitCode {
                 }
             }
             Command::Demo(args) => demo::run(args).await?,
+            Command::Admin(cmd) => commands::admin(cmd).await?,
+            Command::Audit(cmd) => {
+                if !commands::audit(cmd).await? {
+                    std::process::exit(1);
+                }
+            }
+            Command::Site(cmd) => commands::site(cmd).await?,
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {
                     eprintln!("error: {e}");
                     // Usage errors exit 2, like clap's own (issue 5 contract).
-                    std::process::exit(2);
+                    std::process::exit(e.exit_code());
                 }
             }
         }
@@ -57,6 +64,9 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ONSHI_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info,h2=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }

@@ -42,18 +42,33 @@ impl Metrics {
         let reports_ingested = Counter::default();
         let reports_duplicate = Counter::default();
         let batch_seconds = Histogram::new(
-            [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5].into_iter(),
+            [
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]
+            .into_iter(),
         );
         let grpc_errors = Family::<CodeLabel, Counter>::default();
         let connected = Gauge::default();
-        registry.register("onshi_reports_ingested", "Reports committed (new, not replays)", reports_ingested.clone());
-        registry.register("onshi_reports_duplicate", "Replayed reports accepted without storing", reports_duplicate.clone());
+        registry.register(
+            "onshi_reports_ingested",
+            "Reports committed (new, not replays)",
+            reports_ingested.clone(),
+        );
+        registry.register(
+            "onshi_reports_duplicate",
+            "Replayed reports accepted without storing",
+            reports_duplicate.clone(),
+        );
         registry.register(
             "onshi_ingest_batch_duration_seconds",
             "Time to validate and commit one batch",
             batch_seconds.clone(),
         );
-        registry.register("onshi_grpc_errors", "gRPC calls answered with a non-OK status", grpc_errors.clone());
+        registry.register(
+            "onshi_grpc_errors",
+            "gRPC calls answered with a non-OK status",
+            grpc_errors.clone(),
+        );
         registry.register(
             "onshi_connected_agents",
             "Agents with a committed batch in the last 3 minutes",
@@ -76,7 +91,11 @@ impl Metrics {
     }
 
     pub fn grpc_error(&self, code: tonic::Code) {
-        self.grpc_errors.get_or_create(&CodeLabel { code: format!("{code:?}") }).inc();
+        self.grpc_errors
+            .get_or_create(&CodeLabel {
+                code: format!("{code:?}"),
+            })
+            .inc();
     }
 
     pub fn render(&self) -> String {

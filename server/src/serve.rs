@@ -2,17 +2,20 @@
 //! both stopped gracefully on SIGTERM / Ctrl-C.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use onshi_proto::v1::agent_service_server::AgentServiceServer;
+use onshi_proto::v1::enrollment_service_server::EnrollmentServiceServer;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::{Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::cli::ServeArgs;
 use crate::db::{self, PrivateCluster};
+use crate::enrol::service::Enrollment;
 use crate::error::Error;
 use crate::ingest::{history, service::AgentIngest};
 use crate::metrics::Metrics;
@@ -24,7 +27,7 @@ pub struct Running {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub pool: PgPool,
-    pub pki: Pki,
+    pub pki: Arc<Pki>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<(), Error>>>,
     private_cluster: Option<PrivateCluster>,
@@ -36,7 +39,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let pool = database.pool;
     history::maintain(&pool, chrono::Utc::now(), args.retention_days).await?;
 
-    let pki = Pki::load_or_create(&args.db.data_dir().join("pki"), &args.tls_sans)?;
+    let pki = Arc::new(Pki::load_or_create(
+        &args.db.data_dir().join("pki"),
+        &args.tls_sans,
+    )?);
     let metrics = Metrics::new();
     let (shutdown, _) = watch::channel(false);
 
@@ -48,22 +54,48 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(run_grpc(
         grpc_listener,
-        Identity::from_pem(&pki.server_cert_pem, &pki.server_key_pem),
-        AgentIngest { pool: pool.clone(), metrics: metrics.clone() },
+        &pki,
+        AgentIngest {
+            pool: pool.clone(),
+            metrics: metrics.clone(),
+        },
+        Enrollment {
+            pool: pool.clone(),
+            pki: pki.clone(),
+        },
         metrics.clone(),
         args.max_message_bytes,
         stopped(shutdown.subscribe()),
     )?));
-    let app = portal::router(portal::AppState::new(pool.clone(), metrics));
+    let mut state = portal::AppState::new(pool.clone(), metrics);
+    state.behind_tls = args.behind_tls;
+    let app = portal::router(state);
     let http_stop = stopped(shutdown.subscribe());
     tasks.push(tokio::spawn(async move {
-        axum::serve(http_listener, app).with_graceful_shutdown(http_stop).await?;
+        axum::serve(
+            http_listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_stop)
+        .await?;
         Ok(())
     }));
-    tasks.push(tokio::spawn(maintain_history(pool.clone(), args.retention_days, shutdown.subscribe())));
+    tasks.push(tokio::spawn(maintain_history(
+        pool.clone(),
+        args.retention_days,
+        shutdown.subscribe(),
+    )));
 
     tracing::info!(%grpc_addr, %http_addr, "onshi-server started");
-    Ok(Running { grpc_addr, http_addr, pool, pki, shutdown, tasks, private_cluster: database.private_cluster })
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        pool,
+        pki,
+        shutdown,
+        tasks,
+        private_cluster: database.private_cluster,
+    })
 }
 
 impl Running {
@@ -92,19 +124,33 @@ impl Running {
 
 async fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, Error> {
     TcpListener::bind(addr).await.map_err(|e| {
-        Error::InvalidArgument(format!("cannot listen on {addr} ({flag}): {e}. Choose another address with {flag}"))
+        Error::InvalidArgument(format!(
+            "cannot listen on {addr} ({flag}): {e}. Choose another address with {flag}"
+        ))
     })
 }
 
-fn run_grpc(
+fn run_grpc<S: std::future::Future<Output = ()> + Send + 'static>(
     listener: TcpListener,
-    identity: Identity,
+    pki: &Pki,
     ingest: AgentIngest,
+    enrollment: Enrollment,
     metrics: Metrics,
     max_message_bytes: usize,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<impl std::future::Future<Output = Result<(), Error>>, Error> {
-    let tls = ServerTlsConfig::new().identity(identity);
+    stop: S,
+) -> Result<impl std::future::Future<Output = Result<(), Error>> + use<S>, Error> {
+    // Client certificates are verified against our CA when presented, and
+    // optional at the TLS layer only so that a PC without one can enrol; every
+    // other call requires one (see enrol::service::peer_agent_id).
+    let tls = ServerTlsConfig::new()
+        // The chain includes the CA so that `enroll --ca-fingerprint` can
+        // find and pin it before trusting anything.
+        .identity(Identity::from_pem(
+            format!("{}\n{}", pki.server_cert_pem.trim_end(), pki.ca_cert_pem),
+            &pki.server_key_pem,
+        ))
+        .client_ca_root(Certificate::from_pem(&pki.ca_cert_pem))
+        .client_auth_optional(true);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(onshi_proto::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -116,7 +162,9 @@ fn run_grpc(
         .max_encoding_message_size(max_message_bytes);
 
     let trace = tower_http::trace::TraceLayer::new_for_grpc().on_failure(
-        move |failure: tower_http::classify::GrpcFailureClass, latency: Duration, _span: &tracing::Span| {
+        move |failure: tower_http::classify::GrpcFailureClass,
+              latency: Duration,
+              _span: &tracing::Span| {
             match failure {
                 tower_http::classify::GrpcFailureClass::Code(code) => {
                     let code = tonic::Code::from_i32(code.get());
@@ -137,7 +185,8 @@ fn run_grpc(
     let router = builder
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(agent_service);
+        .add_service(agent_service)
+        .add_service(EnrollmentServiceServer::new(enrollment).max_decoding_message_size(64 * 1024));
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     Ok(async move {
         health_reporter
@@ -150,7 +199,11 @@ fn run_grpc(
     })
 }
 
-async fn maintain_history(pool: PgPool, retention_days: u32, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
+async fn maintain_history(
+    pool: PgPool,
+    retention_days: u32,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     tick.tick().await; // the first run happened at start-up
     loop {
@@ -165,7 +218,9 @@ async fn maintain_history(pool: PgPool, retention_days: u32, mut stop: watch::Re
     }
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+fn stopped(
+    mut rx: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     async move {
         let _ = rx.wait_for(|stop| *stop).await;
     }

@@ -34,7 +34,10 @@ impl TestDb {
                  or set ONSHI_TEST_DATABASE_URL; .ci/run does this for you"
             )
         });
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let url = replace_db(&admin, &name);
         Self { url, name }
     }
@@ -50,7 +53,10 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async: use a short-lived runtime on its own thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut conn) = PgConnection::connect(&admin).await {
                     let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -64,7 +70,10 @@ impl Drop for TestDb {
 }
 
 fn replace_db(url: &str, db: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((url, None));
     let base = match base.rfind('/') {
         Some(i) if i > "postgres://".len() => &base[..i],
         _ => base,
@@ -75,25 +84,60 @@ fn replace_db(url: &str, db: &str) -> String {
     }
 }
 
-/// Path of a workspace binary, building it if this test run did not.
+/// Path of a workspace binary. `cargo test --workspace` builds them; a test
+/// run of this package alone does not, so a missing or stale binary is an
+/// error that says what to run (a nested cargo build would wait forever on
+/// the outer cargo's lock).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/debug
     let path = dir.join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--bin", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --bin {name} failed");
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run `cargo test --workspace` (or `cargo build --workspace` first)",
+                path.display()
+            )
+        });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let crate_dir = if name == "onshi-agent" {
+        "agent"
+    } else {
+        "server"
+    };
+    for dir in [crate_dir, "proto", "migrations", "templates"] {
+        if newest(&root.join(dir)).is_some_and(|t| t > built) {
+            panic!(
+                "{} is older than its sources: run `cargo build --workspace` or `cargo test --workspace`",
+                path.display()
+            );
+        }
     }
     path
+}
+
+fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut latest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let t = if path.is_dir() {
+            if path.ends_with("tests") || path.ends_with("benches") {
+                continue;
+            }
+            newest(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        latest = latest.max(t);
+    }
+    latest
 }
 
 /// The real server binary, on free ports, with its own data directory.
 pub struct Server {
     child: Child,
+    pub database_url: String,
     pub grpc_addr: String,
     pub http_addr: String,
     pub data_dir: tempfile::TempDir,
@@ -105,7 +149,13 @@ impl Server {
         let data_dir = tempfile::tempdir().unwrap();
         let log = data_dir.path().join("server.log");
         let mut child = Command::new(bin("onshi-server"))
-            .args(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "127.0.0.1:0",
+            ])
             .arg("--data-dir")
             .arg(data_dir.path())
             .env("DATABASE_URL", database_url)
@@ -118,14 +168,174 @@ impl Server {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         let mut parts = line.split_whitespace();
-        let (grpc_addr, http_addr) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        let (grpc_addr, http_addr) = match (parts.next(), parts.next(), parts.next(), parts.next())
+        {
             (Some("grpc:"), Some(g), Some("http:"), Some(h)) => (g.to_owned(), h.to_owned()),
             _ => {
                 let _ = child.kill();
-                panic!("server did not start: {line:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+                panic!(
+                    "server did not start: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
             }
         };
-        Self { child, grpc_addr, http_addr, data_dir, log }
+        Self {
+            child,
+            database_url: database_url.to_owned(),
+            grpc_addr,
+            http_addr,
+            data_dir,
+            log,
+        }
+    }
+
+    /// Runs an `onshi-server` admin subcommand against this server's
+    /// database and data directory.
+    pub fn admin(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bin("onshi-server"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .env("DATABASE_URL", &self.database_url)
+            .env("ONSHI_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    /// Creates an operator with a known password via `onshi-server admin create`.
+    pub fn create_operator(&self, username: &str, role: &str) -> String {
+        let password = format!("pw-{username}-correct-horse");
+        let mut child = Command::new(bin("onshi-server"))
+            .args([
+                "admin",
+                "create",
+                "--username",
+                username,
+                "--role",
+                role,
+                "--password-stdin",
+            ])
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .env("DATABASE_URL", &self.database_url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "admin create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        password
+    }
+
+    /// An HTTP client logged in as a new operator with `role`.
+    pub async fn session(&self, username: &str, role: &str) -> reqwest::Client {
+        let password = self.create_operator(username, role);
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client
+            .post(self.http("/login"))
+            .form(&[
+                ("username", username),
+                ("password", password.as_str()),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "login as {username} failed");
+        client
+    }
+
+    /// Registers `site_id` (if new) and returns a fresh enrolment token and
+    /// the CA fingerprint, as an administrator would get them.
+    pub fn enrolment_token(&self, site_id: &str) -> (String, String) {
+        let _ = self.admin(&["site", "add", "--site-id", site_id, "--name", site_id]);
+        let out = self.admin(&["site", "token", "--site-id", site_id]);
+        assert!(
+            out.status.success(),
+            "site token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        (field("token:"), field("ca-fingerprint:"))
+    }
+
+    /// Enrols an agent state directory for `site_id` with the real
+    /// `onshi-agent enroll`; returns the agent id.
+    pub fn enroll(&self, site_id: &str, state_dir: &Path) -> String {
+        let (token, fingerprint) = self.enrolment_token(site_id);
+        let out = Command::new(bin("onshi-agent"))
+            .args([
+                "enroll",
+                "--token",
+                &token,
+                "--ca-fingerprint",
+                &fingerprint,
+            ])
+            .arg("--server")
+            .arg(self.grpc_url())
+            .arg("--state-dir")
+            .arg(state_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "enroll failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        agent_id(state_dir)
+    }
+
+    /// A gRPC client with the identity enrolled in `state_dir` (mTLS).
+    pub async fn client_for(&self, state_dir: &Path) -> AgentServiceClient<Channel> {
+        let read = |f: &str| std::fs::read_to_string(state_dir.join(f)).unwrap();
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read("ca.pem")))
+            .identity(tonic::transport::Identity::from_pem(
+                read("client.pem"),
+                read("client.key"),
+            ))
+            .domain_name("localhost");
+        let channel = Channel::from_shared(self.grpc_url())
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        AgentServiceClient::new(channel).max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    /// Enrols a fresh identity for `site_id` and returns (agent id, client).
+    pub async fn enrolled_client(
+        &self,
+        site_id: &str,
+    ) -> (String, AgentServiceClient<Channel>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let agent_id = self.enroll(site_id, dir.path());
+        let client = self.client_for(dir.path()).await;
+        (agent_id, client, dir)
     }
 
     pub fn ca_pem_path(&self) -> PathBuf {
@@ -140,9 +350,12 @@ impl Server {
         format!("http://{}{path}", self.http_addr)
     }
 
-    pub async fn client(&self) -> AgentServiceClient<Channel> {
+    /// A TLS client without a client certificate (not enrolled).
+    pub async fn anonymous_client(&self) -> AgentServiceClient<Channel> {
         let ca = std::fs::read_to_string(self.ca_pem_path()).unwrap();
-        let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)).domain_name("localhost");
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .domain_name("localhost");
         let channel = Channel::from_shared(self.grpc_url())
             .unwrap()
             .tls_config(tls)
@@ -171,7 +384,9 @@ impl Server {
 
     /// SIGTERM, then wait: the graceful path operators use.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         self.child.wait().unwrap()
     }
 }
@@ -183,14 +398,38 @@ impl Drop for Server {
     }
 }
 
-/// Runs `onshi-agent run --once` against `server`, returning its output.
-pub fn run_agent_once(server: &Server, state_dir: &Path, site_id: &str, extra: &[&str]) -> std::process::Output {
+/// The agent id stored in an agent state directory.
+pub fn agent_id(state_dir: &Path) -> String {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state_dir.join("agent-state.json")).unwrap())
+            .unwrap();
+    state["agent_id"].as_str().unwrap().to_owned()
+}
+
+/// Runs `onshi-agent run --once` against `server` (enrolling the state
+/// directory for `site_id` first if needed), returning its output.
+pub fn run_agent_once(
+    server: &Server,
+    state_dir: &Path,
+    site_id: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    if !state_dir.join("client.pem").exists() {
+        server.enroll(site_id, state_dir);
+    }
     Command::new(bin("onshi-agent"))
-        .args(["run", "--once", "--max-attempts", "1", "--interval", "0.1", "--site-id", site_id])
+        .args([
+            "run",
+            "--once",
+            "--max-attempts",
+            "1",
+            "--interval",
+            "0.1",
+            "--site-id",
+            site_id,
+        ])
         .arg("--server")
         .arg(server.grpc_url())
-        .arg("--ca-cert")
-        .arg(server.ca_pem_path())
         .arg("--state-dir")
         .arg(state_dir)
         .args(extra)

@@ -75,7 +75,10 @@ mod tests {
         let now: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
         let info = parse("x.pem", PEM.as_bytes(), now);
         assert!(info.error.is_empty(), "{}", info.error);
-        assert_eq!(info.not_after.unwrap().to_rfc3339(), "2027-12-30T12:05:12+00:00");
+        assert_eq!(
+            info.not_after.unwrap().to_rfc3339(),
+            "2027-12-30T12:05:12+00:00"
+        );
         assert_eq!(info.days_left, Some(400));
         assert!(info.subject.contains("Onshi Test Clinic"));
     }

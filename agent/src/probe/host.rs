@@ -17,7 +17,8 @@ pub fn collect() -> HostInfo {
     let boot_time = parse_proc_stat_btime(&read("/proc/stat"));
     HostInfo {
         hostname: read("/proc/sys/kernel/hostname").trim().to_owned(),
-        os: parse_os_release(&read("/etc/os-release")).unwrap_or_else(|| std::env::consts::OS.to_owned()),
+        os: parse_os_release(&read("/etc/os-release"))
+            .unwrap_or_else(|| std::env::consts::OS.to_owned()),
         boot_time,
         uptime_hours: boot_time.map(|b| (Utc::now() - b).num_hours()),
         agent_version: env!("CARGO_PKG_VERSION"),
@@ -47,10 +48,16 @@ mod tests {
     #[test]
     fn parses_btime_and_os() {
         let stat = "cpu  1 2 3\nintr 5\nbtime 1764028800\nprocesses 10\n";
-        assert_eq!(parse_proc_stat_btime(stat).unwrap().to_rfc3339(), "2025-11-25T00:00:00+00:00");
+        assert_eq!(
+            parse_proc_stat_btime(stat).unwrap().to_rfc3339(),
+            "2025-11-25T00:00:00+00:00"
+        );
         assert_eq!(parse_proc_stat_btime("cpu 1\n"), None);
         let os = "NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n";
-        assert_eq!(parse_os_release(os).as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
+        assert_eq!(
+            parse_os_release(os).as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
         assert_eq!(parse_os_release(""), None);
     }
 }

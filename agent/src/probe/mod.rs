@@ -39,7 +39,10 @@ pub async fn collect(config: &ProbeConfig) -> Snapshot {
 }
 
 fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 /// The wire report for this snapshot. Only observations go out: no file
@@ -81,7 +84,10 @@ pub fn to_report(s: &Snapshot, agent_id: &str, site_id: &str, seq: u64) -> pb::R
                 reachable: t.reachable,
                 latency: t.latency_ms.map(|ms| {
                     let d = Duration::from_secs_f64(ms / 1000.0);
-                    prost_types::Duration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 }
+                    prost_types::Duration {
+                        seconds: d.as_secs() as i64,
+                        nanos: d.subsec_nanos() as i32,
+                    }
                 }),
                 error: t.error.clone(),
             })

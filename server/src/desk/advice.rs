@@ -29,8 +29,10 @@ const SITE_DETAILS: &str =
     "施設の情報（医療機関等の名称、医療機関等コード、所在地、電話番号、ご担当者名）";
 const ONSHI_PHRASE: &str = "窓口に【医療オンライン資格確認】の端末であることを伝える";
 const LENOVO_MAIL: &str = "メールで申告する場合は request@nmc.comsys.co.jp 宛て、件名に【I026_01】（または【医療オンライン資格確認】）を付ける";
-const ACCOUNT_CHARGE: &str = "Windows・顔認証・連携アカウントをお客様が単独で変更したことによるトラブルの復旧は有償です";
-const UNSUBSCRIBED: &str = "保守未加入の場合、故障個所の切り分けと各窓口への連絡はお客様ご自身で行う必要があります（guide 1-8-2）";
+const ACCOUNT_CHARGE: &str =
+    "Windows・顔認証・連携アカウントをお客様が単独で変更したことによるトラブルの復旧は有償です";
+const UNSUBSCRIBED: &str =
+    "保守未加入の場合、故障個所の切り分けと各窓口への連絡はお客様ご自身で行う必要があります";
 const OMAKASE_SCOPE: &str = "「Nにおまかせ！ITサポート」: お電話での問診切り分けサポートと訪問における故障切り分け。当社標準の構成が対象です（レセコン、その他のルータ等は対象外）";
 const OMAKASE_CHARGE: &str = "トラブル発生に伴うPC再設定作業等は別途費用が発生します";
 const OMAKASE_UNKNOWN: &str = "このサイトの「Nにおまかせ」契約（専用ダイヤル・受付時間）が登録されていないため、受付時間外として扱っています。契約書でご契約後に案内された専用ダイヤルと受付時間を確認してください";
@@ -86,15 +88,18 @@ pub(super) fn prepare(f: &Facts<'_>) -> Lines {
             "レセコン等の製品名と連携方式（共有フォルダ face / req / res または WebAPI）",
         )),
         Part::HowTo => out.push(Cow::Borrowed("操作している画面と表示されたメッセージ")),
-        Part::ChangeRequest => out.push(Cow::Borrowed(
-            "変更・増設・移転・承継の内容と希望時期",
-        )),
+        Part::ChangeRequest => out.push(Cow::Borrowed("変更・増設・移転・承継の内容と希望時期")),
         Part::BillingNetwork | Part::BillingSystem | Part::BillingTokutei | Part::BillingOther => {
-            out.push(Cow::Borrowed("医療機関等コードと、画面に表示されたメッセージ"))
+            out.push(Cow::Borrowed(
+                "医療機関等コードと、画面に表示されたメッセージ",
+            ))
         }
     }
     if f.serial.is_some() && !matches!(f.query.part, Part::Pc | Part::Router | Part::CardReader) {
-        out.push(Cow::Owned(format!("シリアル番号{}", serial_suffix(f.serial))));
+        out.push(Cow::Owned(format!(
+            "シリアル番号{}",
+            serial_suffix(f.serial)
+        )));
     }
     out
 }
@@ -153,7 +158,10 @@ pub(super) fn notes(f: &Facts<'_>) -> Lines {
             "支払基金 システムに関するお問い合わせ先は毎月1日〜4日の受付時間が公表されていないため、受付時間外として扱っています",
         ));
     }
-    if matches!(f.own, DeskId::SskNetwork | DeskId::SskSystem | DeskId::SskTokutei | DeskId::SskOther) {
+    if matches!(
+        f.own,
+        DeskId::SskNetwork | DeskId::SskSystem | DeskId::SskTokutei | DeskId::SskOther
+    ) {
         out.push(Cow::Borrowed(
             "支払基金の窓口の「休日」は土曜日、日曜日及び祝日です。年末年始（12/29〜1/3）は受付なし",
         ));

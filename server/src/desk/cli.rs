@@ -114,7 +114,10 @@ impl DeskCliError {
 
     /// True for bad or contradictory options (the user can fix the command line).
     pub fn is_usage(&self) -> bool {
-        matches!(self, DeskCliError::Route(_) | DeskCliError::YearRange { .. })
+        matches!(
+            self,
+            DeskCliError::Route(_) | DeskCliError::YearRange { .. }
+        )
     }
 }
 
@@ -145,7 +148,11 @@ pub fn run_at(
                 maintenance: args.maintenance,
                 serial: args.serial,
             };
-            let answer = route(&query, &SiteContacts::default(), args.at.unwrap_or_else(now))?;
+            let answer = route(
+                &query,
+                &SiteContacts::default(),
+                args.at.unwrap_or_else(now),
+            )?;
             match args.format {
                 Format::Json => write_json(out, &answer)?,
                 Format::Text => out.write_all(text::route(&answer).as_bytes())?,

@@ -43,13 +43,20 @@ fn fixture_names_its_generator() {
 #[test]
 fn every_holiday_date_1990_to_2099_matches_the_fixture() {
     let expected = fixture();
-    assert!(expected.len() > 1900, "fixture too short: {}", expected.len());
+    assert!(
+        expected.len() > 1900,
+        "fixture too short: {}",
+        expected.len()
+    );
     let ours: BTreeMap<NaiveDate, &str> = (FIRST_YEAR..=LAST_YEAR)
         .flat_map(holidays_in_year)
         .collect();
     let missing: Vec<_> = expected.keys().filter(|d| !ours.contains_key(d)).collect();
     let extra: Vec<_> = ours.keys().filter(|d| !expected.contains_key(d)).collect();
-    assert!(missing.is_empty(), "holidays we do not compute: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "holidays we do not compute: {missing:?}"
+    );
     assert!(extra.is_empty(), "holidays not in the fixture: {extra:?}");
 }
 

@@ -3,8 +3,8 @@
 //!
 //! Definitions (also in docs/desk-routing.md):
 //! - `next_open`: the first instant ≥ `at` at which the desk is open (`at` itself when open now).
-//! - `closes_at`: the end of the maximal open interval that starts at `next_open`'s interval,
-//!   i.e. `[next_open, closes_at)` is open and `closes_at` is not. Intervals that touch (17:00
+//! - `closes_at`: the end of the open interval that holds `next_open`, i.e.
+//!   `[next_open, closes_at)` is open and `closes_at` is not. Intervals that touch (17:00
 //!   end / 17:00 start, or 24:00 / 0:00 across midnight) are merged. When the desk is closed at
 //!   `at` we still give the end of the *next* interval, so an operator sees "opens 9:00, until
 //!   17:30" in one answer.
@@ -83,7 +83,8 @@ impl YearEndClosure {
             YearEndClosure::Dec29ToJan3 => 3,
             YearEndClosure::Dec29ToJan4 => 4,
         };
-        (date.month() == 12 && date.day() >= 29) || (date.month() == 1 && date.day() <= last_jan_day)
+        (date.month() == 12 && date.day() >= 29)
+            || (date.month() == 1 && date.day() <= last_jan_day)
     }
 
     /// "12/29〜1/3" or "12/29〜1/4".
@@ -276,7 +277,10 @@ impl Hours {
                     return DayPlan::Closed(ClosedReason::YearEnd);
                 }
                 let day = date.day();
-                let band = monthly.bands.iter().find(|b| b.first <= day && day <= b.last);
+                let band = monthly
+                    .bands
+                    .iter()
+                    .find(|b| b.first <= day && day <= b.last);
                 match band.map(|b| b.rule) {
                     Some(BandRule::EveryDay(spans)) => DayPlan::Spans(spans),
                     Some(BandRule::HeijitsuOnly(spans)) => match calendar::day_kind(date) {
@@ -303,10 +307,10 @@ impl Hours {
         let mut day = date;
         for _ in 0..MAX_SCAN_DAYS {
             day = day.succ_opt()?;
-            if let DayPlan::Spans(spans) = self.plan(day) {
-                if let Some(span) = earliest(spans.iter()) {
-                    return Some((day, span));
-                }
+            if let DayPlan::Spans(spans) = self.plan(day)
+                && let Some(span) = earliest(spans.iter())
+            {
+                return Some((day, span));
             }
         }
         None
@@ -365,7 +369,7 @@ fn local(at: DateTime<FixedOffset>) -> (NaiveDate, u32) {
 }
 
 /// The JST instant at `minute` (0..=1440) of `date`.
-pub(super) fn at_minute(date: NaiveDate, minute: u32) -> Option<DateTime<FixedOffset>> {
+fn at_minute(date: NaiveDate, minute: u32) -> Option<DateTime<FixedOffset>> {
     let midnight = date.and_hms_opt(0, 0, 0)?;
     let naive = midnight + Duration::minutes(i64::from(minute));
     JST.from_local_datetime(&naive).single()

@@ -11,13 +11,14 @@
 //! - [`directory`]: every desk of domain.md §4 as data.
 //! - [`query`]: the routing question and the site-specific desks (from the database).
 //! - [`routing`]: [`route`]. [`serial`]: serial-number prefixes.
-//! - [`status`]: [`desk_status`] and [`directory()`](status::directory) for the API.
+//! - [`status`]: [`desk_status`] and [`list_desks`] for the API.
 //! - [`cli`]: `onshi-server desk route|hours|holidays`.
 //!
-//! The module is compiled in more than one crate root, so siblings are reached through
-//! `super::` / `self::` only, never `crate::`.
+//! Everything except [`api`] (the HTTP adapter) is pure; siblings are reached through
+//! `super::` / `self::`.
 
 mod advice;
+pub mod api;
 pub mod calendar;
 pub mod cli;
 pub mod directory;
@@ -32,11 +33,11 @@ pub use self::cli::{DeskCliError, DeskCommand, run};
 pub use self::directory::{Contact, ContactKind, Desk, DeskId};
 pub use self::hours::{ClosedReason, Hours, JST, Span, WeeklyHours, YearEndClosure};
 pub use self::query::{
-    Maintenance, OmakaseContract, Part, ReaderMaker, RouteQuery, RouterModel, SiteContact,
+    AtParam, Maintenance, OmakaseContract, Part, ReaderMaker, RouteQuery, RouterModel, SiteContact,
     SiteContacts,
 };
 pub use self::routing::{RouteAnswer, RouteError, route};
-pub use self::status::{DeskListing, DeskStatus, desk_status, desk_status_for_site};
+pub use self::status::{DeskListing, DeskStatus, desk_status, desk_status_for_site, list_desks};
 
 #[cfg(test)]
 mod fixture_tests;

@@ -4,15 +4,14 @@
 //! The enums parse from the same lowercase / kebab spellings in the CLI (clap `ValueEnum`) and
 //! in query strings or JSON (serde), e.g. `part=card-reader&reader_maker=canon`.
 
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use super::directory::DeskId;
 use super::hours::WeeklyHours;
 
 /// The part of the installation the fault or question is about.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Part {
     /// フレッツ光 line / ONU.
@@ -88,9 +87,7 @@ impl Part {
 }
 
 /// オン資 router models of the standard configuration.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 pub enum RouterModel {
     /// Allied Telesis AT-AR1050V.
     #[serde(rename = "AT-AR1050V", alias = "at-ar1050v")]
@@ -129,9 +126,7 @@ impl RouterModel {
 }
 
 /// Makers of 顔認証付きカードリーダー.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ReaderMaker {
     Fujitsu,
@@ -200,6 +195,14 @@ impl RouteQuery {
     }
 }
 
+/// The optional `at` query parameter of the HTTP API (RFC 3339; absent means now). In a query
+/// string the `+` of `+09:00` must be sent as `%2B` (or use `Z`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct AtParam {
+    #[serde(default)]
+    pub at: Option<DateTime<FixedOffset>>,
+}
+
 /// Site-specific desks, from the database. Everything is optional: the CLI has none of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteContacts {
@@ -238,4 +241,61 @@ pub struct SiteContact {
     /// Reception hours; `None` when not recorded (treated as unpublished).
     #[serde(default)]
     pub hours: Option<WeeklyHours>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(text: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(&format!("{text}:00+09:00")).unwrap()
+    }
+
+    #[test]
+    fn query_deserializes_with_cli_spellings() {
+        let query: RouteQuery = serde_json::from_value(serde_json::json!({
+            "part": "card-reader", "reader-maker": "canon", "maintenance": "omakase"
+        }))
+        .unwrap();
+        assert_eq!(query.reader_maker, Some(ReaderMaker::Canon));
+        assert_eq!(query.maintenance, Maintenance::Omakase);
+        let query: RouteQuery = serde_json::from_value(
+            serde_json::json!({"part": "router", "router_model": "AT-AR1050V"}),
+        )
+        .unwrap();
+        assert_eq!(query.router_model, Some(RouterModel::AtAr1050v));
+        assert_eq!(query.maintenance, Maintenance::None);
+        let query: RouteQuery =
+            serde_json::from_value(serde_json::json!({"part": "router", "router_model": "nvr700"}))
+                .unwrap();
+        assert_eq!(query.router_model, Some(RouterModel::Nvr700));
+        assert!(
+            serde_json::from_value::<RouteQuery>(serde_json::json!({"part": "modem"})).is_err()
+        );
+    }
+
+    #[test]
+    fn query_string_parses_like_the_cli() {
+        let text = "part=router&router-model=RTX830&maintenance=omakase&serial=SER.1&at=2026-05-09T10%3A00%3A00%2B09%3A00";
+        let query: RouteQuery = serde_urlencoded::from_str(text).unwrap();
+        assert_eq!(query.part, Part::Router);
+        assert_eq!(query.router_model, Some(RouterModel::Rtx830));
+        assert_eq!(query.maintenance, Maintenance::Omakase);
+        assert_eq!(query.serial.as_deref(), Some("SER.1"));
+        let at: AtParam = serde_urlencoded::from_str(text).unwrap();
+        assert_eq!(at.at, Some(t("2026-05-09T10:00")));
+        let query: RouteQuery =
+            serde_urlencoded::from_str("part=card-reader&reader_maker=almex").unwrap();
+        assert_eq!(
+            (query.reader_maker, query.maintenance),
+            (Some(ReaderMaker::Almex), Maintenance::None)
+        );
+        let none_at: AtParam = serde_urlencoded::from_str("part=pc").unwrap();
+        assert_eq!(none_at.at, None);
+        assert!(
+            serde_urlencoded::from_str::<RouteQuery>("part=router&router_model=RTX1200").is_err()
+        );
+        assert!(serde_urlencoded::from_str::<RouteQuery>("router_model=RTX830").is_err());
+        assert!(serde_urlencoded::from_str::<AtParam>("at=yesterday").is_err());
+    }
 }

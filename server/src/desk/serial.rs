@@ -16,7 +16,7 @@ pub enum SerialError {
     #[error("シリアル番号に使えない文字（空白や制御文字）が含まれています。")]
     BadCharacters,
     #[error(
-        "シリアル番号「{serial}」は {model} の形式ではありません。{model} のシリアル番号はルータ本体に記載の「{prefix}」から始まる番号です（本体に記載）。{hint}"
+        "シリアル番号「{serial}」は {model} の形式ではありません。{model} のシリアル番号はルータ本体に記載の「{prefix}」から始まる番号です。{hint}"
     )]
     WrongPrefix {
         serial: String,
@@ -55,8 +55,12 @@ pub fn check_router_serial(model: RouterModel, serial: &str) -> Result<String, S
         && serial.is_char_boundary(other.len())
         && serial[..other.len()].eq_ignore_ascii_case(other);
     let hint = match (looks_other, model) {
-        (true, RouterModel::AtAr1050v) => "「SER.」で始まる番号は YAMAHA（NVR700/RTX830）のものです。ルータの型番を確認してください。",
-        (true, _) => "「S/NA」で始まる番号はアライドテレシス（AT-AR1050V）のものです。ルータの型番を確認してください。",
+        (true, RouterModel::AtAr1050v) => {
+            "「SER.」で始まる番号は YAMAHA（NVR700/RTX830）のものです。ルータの型番を確認してください。"
+        }
+        (true, _) => {
+            "「S/NA」で始まる番号はアライドテレシス（AT-AR1050V）のものです。ルータの型番を確認してください。"
+        }
         (false, _) => "",
     };
     Err(SerialError::WrongPrefix {

@@ -1,5 +1,5 @@
 //! A desk made concrete for one site (contract dial, maker / vendor contacts) and its state at
-//! an instant: `desk_status` (for `desk hours`) and `directory` (for `GET /api/v1/desks`).
+//! an instant: `desk_status` (for `desk hours`) and `list_desks` (for `GET /api/v1/desks`).
 
 use std::borrow::Cow;
 
@@ -162,7 +162,7 @@ pub struct DeskListing {
 }
 
 /// Every desk with its state at `at` (pass `SiteContacts::default()` for no site).
-pub fn directory(site: &SiteContacts, at: DateTime<FixedOffset>) -> Vec<DeskListing> {
+pub fn list_desks(site: &SiteContacts, at: DateTime<FixedOffset>) -> Vec<DeskListing> {
     DeskId::ALL
         .iter()
         .map(|&id| {
@@ -214,5 +214,43 @@ pub(super) fn rfc3339_opt<S: Serializer>(
     match at {
         Some(at) => rfc3339(at, s),
         None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(text: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(&format!("{text}:00+09:00")).unwrap()
+    }
+
+    fn none() -> SiteContacts {
+        SiteContacts::default()
+    }
+
+    #[test]
+    fn desk_status_and_directory() {
+        let s = desk_status(DeskId::SskSystem, t("2026-06-10T23:59"));
+        assert!(s.open);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["desk"], "ssk-system");
+        assert_eq!(v["closes_at"], "2026-06-11T00:00:00+09:00");
+        assert_eq!(v["next_open"], "2026-06-10T23:59:00+09:00");
+        assert_eq!(v["closed_reason"], serde_json::Value::Null);
+
+        let listing = list_desks(&none(), t("2026-05-08T10:00"));
+        assert_eq!(listing.len(), 14);
+        let ids: Vec<DeskId> = listing.iter().map(|d| d.id).collect();
+        assert_eq!(ids, DeskId::ALL);
+        let by = |id| listing.iter().find(|d| d.id == id).unwrap();
+        assert!(by(DeskId::LenovoPc).open_now);
+        assert!(!by(DeskId::Omakase).open_now);
+        assert_eq!(by(DeskId::YamahaRouter).year_end, Some("12/29〜1/4"));
+        assert_eq!(by(DeskId::AlliedRouter).year_end, Some("12/29〜1/3"));
+        assert_eq!(by(DeskId::Flets113).year_end, None);
+        let v = serde_json::to_value(by(DeskId::AlliedRouter)).unwrap();
+        assert_eq!(v["open_now"], true);
+        assert_eq!(v["serial_prefix"], "S/NA");
     }
 }

@@ -69,13 +69,21 @@ fn state_lines(s: &State<'_>, out: &mut String) {
     let _ = writeln!(out, "受付していません — {reason}");
     match (s.next_open, s.closes_at) {
         (Some(open), Some(closes)) => {
-            let _ = writeln!(out, "  次の受付開始: {}（{} まで）", when(open), when(closes));
+            let _ = writeln!(
+                out,
+                "  次の受付開始: {}（{} まで）",
+                when(open),
+                when(closes)
+            );
         }
         (Some(open), None) => {
             let _ = writeln!(out, "  次の受付開始: {}", when(open));
         }
         (None, _) => {
-            let _ = writeln!(out, "  次の受付開始: 不明（受付時間が公表・登録されていません）");
+            let _ = writeln!(
+                out,
+                "  次の受付開始: 不明（受付時間が公表・登録されていません）"
+            );
         }
     }
 }
@@ -83,7 +91,7 @@ fn state_lines(s: &State<'_>, out: &mut String) {
 /// `desk route` in words.
 pub(super) fn route(a: &RouteAnswer) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "【連絡先】{}（{}）", a.name, a.desk);
+    let _ = writeln!(out, "【連絡先】{} [{}]", a.name, a.desk);
     for contact in &a.contacts {
         let _ = writeln!(out, "  {}", contact_line(contact));
     }
@@ -105,7 +113,7 @@ pub(super) fn route(a: &RouteAnswer) -> String {
             .fallback_closes_at
             .map(|c| format!("（{} まで）", when(c)))
             .unwrap_or_else(|| "（24時間受付）".to_owned());
-        let _ = writeln!(out, "【今つながる窓口】{name}（{id}）{until}");
+        let _ = writeln!(out, "【今つながる窓口】{name} [{id}]{until}");
         for contact in &a.fallback_contacts {
             let _ = writeln!(out, "  {}", contact_line(contact));
         }
@@ -121,7 +129,11 @@ pub(super) fn route(a: &RouteAnswer) -> String {
                 None => "受付時間外".to_owned(),
             }
         };
-        let _ = writeln!(out, "【部位の窓口】{}（{}）: {own}", a.part_desk_name, a.part_desk);
+        let _ = writeln!(
+            out,
+            "【部位の窓口】{} [{}]: {own}",
+            a.part_desk_name, a.part_desk
+        );
     }
     list(&mut out, "【用意するもの】", &a.prepare);
     list(&mut out, "【注意】", &a.notes);
@@ -141,7 +153,7 @@ fn list(out: &mut String, title: &str, items: &[std::borrow::Cow<'static, str>])
 /// `desk hours` in words.
 pub(super) fn status(s: &DeskStatus) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}（{}）", s.name, s.desk);
+    let _ = writeln!(out, "{} [{}]", s.name, s.desk);
     let _ = writeln!(out, "受付時間: {}", s.hours);
     state_lines(
         &State {

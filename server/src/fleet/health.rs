@@ -42,7 +42,11 @@ pub const MAX_UPTIME: Duration = Duration::hours(26);
 pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |code: &str, severity: Health, message: String| {
-        out.push(Finding { code: code.to_owned(), severity, message })
+        out.push(Finding {
+            code: code.to_owned(),
+            severity,
+            message,
+        })
     };
 
     if let Some(reader) = &doc.reader {
@@ -50,7 +54,8 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
             "absent" => add(
                 "reader_absent",
                 Health::Critical,
-                "顔認証付きカードリーダーが見つかりません。接続ケーブルと電源を確認してください".into(),
+                "顔認証付きカードリーダーが見つかりません。接続ケーブルと電源を確認してください"
+                    .into(),
             ),
             "off" => add(
                 "reader_off",
@@ -58,7 +63,8 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
                 if reader.manual_power {
                     "顔認証付きカードリーダーの電源が切れています。本体の電源ボタンで電源を入れてください".into()
                 } else {
-                    "顔認証付きカードリーダーの電源が切れています。オン資PCを再起動してください".into()
+                    "顔認証付きカードリーダーの電源が切れています。オン資PCを再起動してください"
+                        .into()
                 },
             ),
             _ => {}
@@ -70,7 +76,8 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
             _ if !cert.present => add(
                 "cert_missing",
                 Health::Critical,
-                "電子証明書が見つかりません。バックアップから復元するか再発行を依頼してください".into(),
+                "電子証明書が見つかりません。バックアップから復元するか再発行を依頼してください"
+                    .into(),
             ),
             Some(not_after) if not_after <= now => add(
                 "cert_expired",
@@ -86,7 +93,9 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
                     add(
                         "cert_expiring",
                         Health::Warning,
-                        format!("電子証明書の有効期限まであと{days}日です。更新の準備をしてください"),
+                        format!(
+                            "電子証明書の有効期限まであと{days}日です。更新の準備をしてください"
+                        ),
                     );
                 }
             }
@@ -111,7 +120,9 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
         add(
             "account_changed",
             Health::Critical,
-            format!("{what}が導入時から変更されています。連携システムと同時に所定の手順で変更する必要があります"),
+            format!(
+                "{what}が導入時から変更されています。連携システムと同時に所定の手順で変更する必要があります"
+            ),
         );
     }
 
@@ -119,14 +130,20 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
         add(
             "network_unreachable",
             Health::Critical,
-            format!("{} ({}) に接続できません。配線・ルータの電源を確認してください", target.name, target.address),
+            format!(
+                "{} ({}) に接続できません。配線・ルータの電源を確認してください",
+                target.name, target.address
+            ),
         );
     }
     for share in doc.shares.iter().filter(|s| !s.exists || !s.shared) {
         add(
             "share_missing",
             Health::Critical,
-            format!("共有フォルダ {} が共有されていません。レセコンと連携できません", share.name),
+            format!(
+                "共有フォルダ {} が共有されていません。レセコンと連携できません",
+                share.name
+            ),
         );
     }
     if doc.ip_config.as_ref().is_some_and(|c| c.drifted) {
@@ -142,7 +159,10 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
             add(
                 "no_daily_reboot",
                 Health::Warning,
-                format!("オン資PCが{}時間再起動されていません。1日1回再起動してください", (now - boot).num_hours()),
+                format!(
+                    "オン資PCが{}時間再起動されていません。1日1回再起動してください",
+                    (now - boot).num_hours()
+                ),
             );
         }
     }
@@ -169,7 +189,11 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
 }
 
 pub fn overall(findings: &[Finding]) -> Health {
-    findings.iter().map(|f| f.severity).max().unwrap_or(Health::Ok)
+    findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Health::Ok)
 }
 
 #[cfg(test)]
@@ -183,7 +207,11 @@ mod tests {
 
     fn healthy() -> ReportDoc {
         ReportDoc {
-            reader: Some(ReaderDoc { maker: "fujitsu".into(), power: "on".into(), ..Default::default() }),
+            reader: Some(ReaderDoc {
+                maker: "fujitsu".into(),
+                power: "on".into(),
+                ..Default::default()
+            }),
             certificate: Some(CertificateDoc {
                 present: true,
                 backup_seen: true,
@@ -227,8 +255,16 @@ mod tests {
     #[test]
     fn account_change_and_unreachable_router() {
         let mut doc = healthy();
-        doc.accounts.push(AccountDoc { kind: "linkage".into(), password_changed: true, ..Default::default() });
-        doc.network.push(TargetDoc { name: "router".into(), reachable: false, ..Default::default() });
+        doc.accounts.push(AccountDoc {
+            kind: "linkage".into(),
+            password_changed: true,
+            ..Default::default()
+        });
+        doc.network.push(TargetDoc {
+            name: "router".into(),
+            reachable: false,
+            ..Default::default()
+        });
         assert_eq!(codes(&doc), ["account_changed", "network_unreachable"]);
     }
 

@@ -74,7 +74,11 @@ pub struct AccountDoc {
 
 impl AccountDoc {
     pub fn changed(&self) -> bool {
-        self.password_changed || self.renamed || self.disabled || self.removed || self.config_changed
+        self.password_changed
+            || self.renamed
+            || self.disabled
+            || self.removed
+            || self.config_changed
     }
 }
 
@@ -193,7 +197,11 @@ impl From<&pb::Report> for ReportDoc {
             shares: r
                 .shares
                 .iter()
-                .map(|s| ShareDoc { name: s.name.clone(), exists: s.exists, shared: s.shared })
+                .map(|s| ShareDoc {
+                    name: s.name.clone(),
+                    exists: s.exists,
+                    shared: s.shared,
+                })
                 .collect(),
             ip_config: r.ip_config.as_ref().map(|c| IpConfigDoc {
                 addresses: c.addresses.clone(),

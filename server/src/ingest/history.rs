@@ -46,7 +46,9 @@ pub async fn maintain(pool: &PgPool, now: DateTime<Utc>, retention_days: u32) ->
     .await?;
     let days: Vec<NaiveDate> = names
         .iter()
-        .filter_map(|n| NaiveDate::parse_from_str(n.trim_start_matches("report_history_p"), "%Y%m%d").ok())
+        .filter_map(|n| {
+            NaiveDate::parse_from_str(n.trim_start_matches("report_history_p"), "%Y%m%d").ok()
+        })
         .collect();
     for day in expired(&days, now, retention_days) {
         tracing::info!(partition = %partition_name(day), "dropping expired history partition");

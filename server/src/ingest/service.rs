@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
 use super::{store, validate};
+use crate::error::Error;
 use crate::metrics::Metrics;
 
 pub struct AgentIngest {
@@ -24,29 +25,67 @@ impl AgentService for AgentIngest {
         request: Request<SubmitReportsRequest>,
     ) -> Result<Response<SubmitReportsResponse>, Status> {
         let started = Instant::now();
+        let cert_agent = crate::enrol::service::peer_agent_id(&request).inspect_err(|s| {
+            tracing::warn!(
+                message = s.message(),
+                "report batch without a valid client certificate"
+            );
+        })?;
         let batch = request.into_inner();
         let span = tracing::Span::current();
         // Debug formatting escapes whatever an agent put in its id.
-        span.record("agent_id", tracing::field::debug(&batch.agent_id.chars().take(64).collect::<String>()));
+        span.record(
+            "agent_id",
+            tracing::field::debug(&batch.agent_id.chars().take(64).collect::<String>()),
+        );
         span.record("reports", batch.reports.len());
 
+        if batch.agent_id != cert_agent {
+            tracing::warn!(%cert_agent, "report batch claims another agent's id; rejected");
+            return Err(Status::permission_denied(format!(
+                "agent_id {:?} does not match the client certificate ({cert_agent})",
+                batch.agent_id.chars().take(64).collect::<String>()
+            )));
+        }
         let now = Utc::now();
         if let Err(e) = validate::validate_batch(&batch, now) {
             tracing::warn!(error = %e, "rejected report batch; nothing stored");
             return Err(e.into());
         }
-        let outcome = store::commit_batch(&self.pool, &batch.agent_id, &batch.reports, batch.abandoned_through, now)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "report batch not committed; agent will retry");
-                Status::from(e)
-            })?;
+        let outcome = store::commit_batch(
+            &self.pool,
+            &batch.agent_id,
+            &batch.reports,
+            batch.abandoned_through,
+            now,
+        )
+        .await
+        .map_err(|e| {
+            match &e {
+                Error::Unauthorized(_) | Error::Forbidden(_) => {
+                    tracing::warn!(error = %e, "report batch refused")
+                }
+                _ => tracing::error!(error = %e, "report batch not committed; agent will retry"),
+            }
+            Status::from(e)
+        })?;
 
-        self.metrics.reports_ingested.inc_by(u64::from(outcome.stored));
-        self.metrics.reports_duplicate.inc_by(u64::from(outcome.duplicates));
-        self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .reports_ingested
+            .inc_by(u64::from(outcome.stored));
+        self.metrics
+            .reports_duplicate
+            .inc_by(u64::from(outcome.duplicates));
+        self.metrics
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
         self.metrics.agent_seen(&batch.agent_id);
-        tracing::debug!(acked = outcome.acked_seq, stored = outcome.stored, duplicates = outcome.duplicates, "batch committed");
+        tracing::debug!(
+            acked = outcome.acked_seq,
+            stored = outcome.stored,
+            duplicates = outcome.duplicates,
+            "batch committed"
+        );
         Ok(Response::new(SubmitReportsResponse {
             acked_seq: outcome.acked_seq,
             stored: outcome.stored,

@@ -35,7 +35,6 @@ pub async fn commit_batch(
     abandoned_through: u64,
     now: DateTime<Utc>,
 ) -> Result<CommitOutcome, Error> {
-    let site_id = &reports[0].site_id;
     let agent_version = reports
         .last()
         .and_then(|r| r.host.as_ref())
@@ -44,25 +43,30 @@ pub async fn commit_batch(
 
     let mut tx = pool.begin().await?;
 
-    // Until enrolment binds agents to sites (issue 4), the first report of an
-    // unknown site registers it with its id as name.
-    sqlx::query("INSERT INTO sites (site_id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING")
-        .bind(site_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO agents (agent_id, site_id, agent_version) VALUES ($1, $2, $3)
-         ON CONFLICT (agent_id) DO NOTHING",
+    // The agent row exists from enrolment; locking it serialises this agent's
+    // batches and re-checks revocation inside the transaction.
+    let row: Option<(i64, String, bool)> = sqlx::query_as(
+        "SELECT acked_seq, site_id, revoked_at IS NOT NULL FROM agents WHERE agent_id = $1 FOR UPDATE",
     )
     .bind(agent_id)
-    .bind(site_id)
-    .bind(&agent_version)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    let stored_ack: i64 = sqlx::query_scalar("SELECT acked_seq FROM agents WHERE agent_id = $1 FOR UPDATE")
-        .bind(agent_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let (stored_ack, enrolled_site, revoked) = row.ok_or_else(|| {
+        Error::Unauthorized(format!(
+            "agent {agent_id} is not enrolled: run `onshi-agent enroll`"
+        ))
+    })?;
+    if revoked {
+        return Err(Error::Unauthorized(format!(
+            "agent {agent_id} was revoked: re-enrol with a new token"
+        )));
+    }
+    if let Some(r) = reports.iter().find(|r| r.site_id != enrolled_site) {
+        return Err(Error::Forbidden(format!(
+            "report seq {} claims site {:?} but this agent is enrolled for {enrolled_site:?}",
+            r.seq, r.site_id
+        )));
+    }
     // Seqs the agent abandoned count as settled: they will never come.
     let acked = stored_ack.max(abandoned_through as i64);
 

@@ -36,7 +36,10 @@ pub fn check_id(what: &str, id: &str) -> Result<(), Error> {
             id.len()
         )));
     }
-    if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
         return Err(Error::InvalidArgument(format!(
             "{what} may contain only A-Z a-z 0-9 . _ -"
         )));
@@ -47,7 +50,9 @@ pub fn check_id(what: &str, id: &str) -> Result<(), Error> {
 pub fn validate_batch(req: &pb::SubmitReportsRequest, now: DateTime<Utc>) -> Result<(), Error> {
     check_id("agent_id", &req.agent_id)?;
     if req.abandoned_through > i64::MAX as u64 {
-        return Err(Error::InvalidArgument("abandoned_through must be below 2^63".into()));
+        return Err(Error::InvalidArgument(
+            "abandoned_through must be below 2^63".into(),
+        ));
     }
     if req.reports.is_empty() {
         return Err(Error::InvalidArgument("batch has no reports".into()));
@@ -70,7 +75,13 @@ fn validate_report(agent_id: &str, r: &pb::Report, now: DateTime<Utc>) -> Result
         return Err(invalid(seq, "seq must be between 1 and 2^63-1"));
     }
     if r.agent_id != agent_id {
-        return Err(invalid(seq, format!("agent_id {:?} differs from the batch's {:?}", r.agent_id, agent_id)));
+        return Err(invalid(
+            seq,
+            format!(
+                "agent_id {:?} differs from the batch's {:?}",
+                r.agent_id, agent_id
+            ),
+        ));
     }
     check_id("site_id", &r.site_id).map_err(|e| invalid(seq, e))?;
     let latest_clock = now + chrono::Duration::days(1);
@@ -83,12 +94,22 @@ fn validate_report(agent_id: &str, r: &pb::Report, now: DateTime<Utc>) -> Result
         text(seq, "host.os", &host.os, MAX_TEXT_LEN)?;
         text(seq, "host.agent_version", &host.agent_version, MAX_ID_LEN)?;
         time_field(seq, "host.boot_time", &host.boot_time, latest_clock)?;
-        time_field(seq, "host.apps_updated_at", &host.apps_updated_at, latest_clock)?;
+        time_field(
+            seq,
+            "host.apps_updated_at",
+            &host.apps_updated_at,
+            latest_clock,
+        )?;
     }
     if let Some(reader) = &r.reader {
         text(seq, "reader.device_name", &reader.device_name, MAX_TEXT_LEN)?;
-        if pb::ReaderMaker::try_from(reader.maker).is_err() || pb::PowerState::try_from(reader.power).is_err() {
-            return Err(invalid(seq, "reader.maker or reader.power has an unknown value"));
+        if pb::ReaderMaker::try_from(reader.maker).is_err()
+            || pb::PowerState::try_from(reader.power).is_err()
+        {
+            return Err(invalid(
+                seq,
+                "reader.maker or reader.power has an unknown value",
+            ));
         }
     }
     if let Some(cert) = &r.certificate {
@@ -110,10 +131,20 @@ fn validate_report(agent_id: &str, r: &pb::Report, now: DateTime<Utc>) -> Result
         text(seq, &format!("network[{i}].error"), &t.error, MAX_TEXT_LEN)?;
         if let Some(d) = &t.latency {
             if d.seconds < 0 || d.nanos < 0 {
-                return Err(invalid(seq, format!("network[{i}].latency is negative; it must be between 0 and {MAX_LATENCY_SECONDS} s")));
+                return Err(invalid(
+                    seq,
+                    format!(
+                        "network[{i}].latency is negative; it must be between 0 and {MAX_LATENCY_SECONDS} s"
+                    ),
+                ));
             }
             if d.seconds > MAX_LATENCY_SECONDS || d.nanos >= 1_000_000_000 {
-                return Err(invalid(seq, format!("network[{i}].latency is out of range; it must be between 0 and {MAX_LATENCY_SECONDS} s")));
+                return Err(invalid(
+                    seq,
+                    format!(
+                        "network[{i}].latency is out of range; it must be between 0 and {MAX_LATENCY_SECONDS} s"
+                    ),
+                ));
             }
         }
     }
@@ -134,14 +165,23 @@ fn validate_report(agent_id: &str, r: &pb::Report, now: DateTime<Utc>) -> Result
 
 fn text(seq: u64, field: &str, value: &str, max: usize) -> Result<(), Error> {
     if value.len() > max {
-        return Err(invalid(seq, format!("{field} is {} bytes; at most {max} are allowed", value.len())));
+        return Err(invalid(
+            seq,
+            format!(
+                "{field} is {} bytes; at most {max} are allowed",
+                value.len()
+            ),
+        ));
     }
     Ok(())
 }
 
 fn list(seq: u64, field: &str, len: usize) -> Result<(), Error> {
     if len > MAX_LIST_LEN {
-        return Err(invalid(seq, format!("{field} has {len} entries; at most {MAX_LIST_LEN} are allowed")));
+        return Err(invalid(
+            seq,
+            format!("{field} has {len} entries; at most {MAX_LIST_LEN} are allowed"),
+        ));
     }
     Ok(())
 }
@@ -180,7 +220,10 @@ mod tests {
     }
 
     fn ts(d: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-        Some(prost_types::Timestamp { seconds: d.timestamp(), nanos: 0 })
+        Some(prost_types::Timestamp {
+            seconds: d.timestamp(),
+            nanos: 0,
+        })
     }
 
     fn batch() -> pb::SubmitReportsRequest {
@@ -211,7 +254,10 @@ mod tests {
         let mut req = batch();
         req.reports[0].network.push(pb::NetworkTarget {
             name: "router".into(),
-            latency: Some(prost_types::Duration { seconds: -1, nanos: 0 }),
+            latency: Some(prost_types::Duration {
+                seconds: -1,
+                nanos: 0,
+            }),
             ..Default::default()
         });
         assert!(message(&req).contains("network[0].latency is negative"));
@@ -221,7 +267,10 @@ mod tests {
     fn year_10000_certificate_is_rejected() {
         let mut req = batch();
         req.reports[0].certificate = Some(pb::ClientCertificate {
-            not_after: Some(prost_types::Timestamp { seconds: 253_402_300_800, nanos: 0 }),
+            not_after: Some(prost_types::Timestamp {
+                seconds: 253_402_300_800,
+                nanos: 0,
+            }),
             ..Default::default()
         });
         assert!(message(&req).contains("certificate.not_after is out of range"));
@@ -230,7 +279,10 @@ mod tests {
     #[test]
     fn oversized_string_and_bad_ids() {
         let mut req = batch();
-        req.reports[0].host = Some(pb::Host { hostname: "x".repeat(300), ..Default::default() });
+        req.reports[0].host = Some(pb::Host {
+            hostname: "x".repeat(300),
+            ..Default::default()
+        });
         assert!(message(&req).contains("host.hostname is 300 bytes"));
         let mut req = batch();
         req.reports[0].agent_id = "other".into();
@@ -256,8 +308,14 @@ mod tests {
     fn too_many_reports_is_resource_exhausted() {
         let mut req = batch();
         req.reports = (1..=MAX_REPORTS_PER_BATCH as u64 + 1)
-            .map(|seq| pb::Report { seq, ..req.reports[0].clone() })
+            .map(|seq| pb::Report {
+                seq,
+                ..req.reports[0].clone()
+            })
             .collect();
-        assert!(matches!(validate_batch(&req, now()), Err(Error::ResourceExhausted(_))));
+        assert!(matches!(
+            validate_batch(&req, now()),
+            Err(Error::ResourceExhausted(_))
+        ));
     }
 }

@@ -1,52 +1,102 @@
-//! The operator portal (axum + askama) and the operational endpoints.
+//! The operator portal (axum + askama), the JSON API and the operational
+//! endpoints. Every route is declared once in `routes::table()` with who may
+//! use it; the router is built from that table, so no route can skip the
+//! guard (and the auth test walks the same table).
 
+mod admin;
 mod ops;
 mod pages;
+pub mod routes;
+mod session;
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::HeaderValue;
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Principal;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub metrics: Metrics,
-    /// A site whose last report is older than this is shown as 未受信.
+    /// A site whose last report is older than this is shown as 停止中.
     pub stale_after: Duration,
+    /// The portal is reached over HTTPS (a TLS-terminating proxy): cookies
+    /// get `Secure` and responses carry HSTS.
+    pub behind_tls: bool,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, metrics: Metrics) -> Self {
-        Self { pool, metrics, stale_after: Duration::from_secs(600) }
+        Self {
+            pool,
+            metrics,
+            stale_after: Duration::from_secs(600),
+            behind_tls: false,
+        }
+    }
+}
+
+/// What every page's header shows about the logged-in operator.
+pub struct Nav {
+    pub username: String,
+    pub role: &'static str,
+    pub is_admin: bool,
+    pub csrf: String,
+}
+
+impl Nav {
+    pub fn from(p: &Principal) -> Self {
+        Self {
+            username: p.username.clone(),
+            role: p.role.label_ja(),
+            is_admin: p.role == crate::auth::Role::Admin,
+            csrf: p.csrf.clone().unwrap_or_default(),
+        }
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(pages::routes())
-        .merge(ops::routes())
-        .merge(crate::desk::api::routes())
+    let behind_tls = state.behind_tls;
+    let mut router = Router::new();
+    for (spec, handler) in routes::table() {
+        let guarded = handler.route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), spec.access),
+            crate::auth::extract::guard,
+        ));
+        router = router.route(spec.path, guarded);
+    }
+    let mut router = router
         .with_state(state)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+            HeaderValue::from_static("default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
+    if behind_tls {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    router
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+}
+
+/// Renders an askama template into a response, mapping errors once.
+pub fn render(
+    t: &impl askama::Template,
+) -> Result<axum::response::Html<String>, crate::error::Error> {
+    t.render()
+        .map(axum::response::Html)
+        .map_err(|e| crate::error::Error::Other(e.into()))
 }

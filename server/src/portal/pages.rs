@@ -4,24 +4,18 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Json};
 use chrono::{FixedOffset, Utc};
 
-use super::AppState;
+use super::{AppState, Nav};
+use crate::auth::Principal;
 use crate::error::Error;
 use crate::fleet::query::{self, SiteRow, Summary};
 
 const PAGE_SIZE: i64 = 100;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/static/portal.css", get(css))
-}
-
 #[derive(serde::Deserialize)]
-struct ListParams {
+pub struct ListParams {
     page: Option<i64>,
 }
 
@@ -41,25 +35,49 @@ pub struct SiteView {
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
+    nav: Nav,
     summary: Summary,
     sites: Vec<SiteView>,
     page: i64,
     has_next: bool,
 }
 
-async fn index(State(state): State<AppState>, Query(params): Query<ListParams>) -> Result<impl IntoResponse, Error> {
+pub async fn index(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(params): Query<ListParams>,
+) -> Result<impl IntoResponse, Error> {
     let page = params.page.unwrap_or(1).max(1);
     let rows = query::list_sites(&state.pool, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).await?;
     let has_next = rows.len() as i64 > PAGE_SIZE;
     let now = Utc::now();
-    let stale = chrono::Duration::from_std(state.stale_after).unwrap_or(chrono::Duration::minutes(10));
+    let stale =
+        chrono::Duration::from_std(state.stale_after).unwrap_or(chrono::Duration::minutes(10));
     let sites = rows
         .into_iter()
         .take(PAGE_SIZE as usize)
         .map(|row| site_view(row, now, stale))
         .collect();
-    let page = IndexPage { summary: query::summary(&state.pool).await?, sites, page, has_next };
+    let page = IndexPage {
+        nav: Nav::from(&who),
+        summary: query::summary(&state.pool).await?,
+        sites,
+        page,
+        has_next,
+    };
     Ok(Html(page.render().map_err(|e| Error::Other(e.into()))?))
+}
+
+/// `GET /api/v1/sites?page=N`: the same list as JSON, for integrations.
+pub async fn api_sites(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<impl IntoResponse, Error> {
+    let page = params.page.unwrap_or(1).max(1);
+    let sites = query::list_sites(&state.pool, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+    Ok(Json(
+        serde_json::json!({ "page": page, "summary": query::summary(&state.pool).await?, "sites": sites }),
+    ))
 }
 
 fn site_view(row: SiteRow, now: chrono::DateTime<Utc>, stale: chrono::Duration) -> SiteView {
@@ -90,10 +108,18 @@ fn site_view(row: SiteRow, now: chrono::DateTime<Utc>, stale: chrono::Duration) 
             "home_nursing" => "訪問看護",
             _ => "医療機関",
         },
-        maintenance: if row.maintenance == "omakase" { "おまかせ" } else { "未加入" },
+        maintenance: if row.maintenance == "omakase" {
+            "おまかせ"
+        } else {
+            "未加入"
+        },
         last_report: row
             .received_at
-            .map(|t| t.with_timezone(&jst).format("%Y-%m-%d %H:%M:%S").to_string())
+            .map(|t| {
+                t.with_timezone(&jst)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
             .unwrap_or_else(|| "—".into()),
         state,
         state_label,
@@ -101,9 +127,12 @@ fn site_view(row: SiteRow, now: chrono::DateTime<Utc>, stale: chrono::Duration) 
     }
 }
 
-async fn css() -> impl IntoResponse {
+pub async fn css() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
         include_str!("../../static/portal.css"),
     )
 }

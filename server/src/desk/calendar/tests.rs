@@ -11,7 +11,11 @@ fn is(date: &str, name: &str) {
 
 #[track_caller]
 fn not(date: &str) {
-    assert_eq!(holiday_name(d(date)), None, "{date} should be an ordinary day");
+    assert_eq!(
+        holiday_name(d(date)),
+        None,
+        "{date} should be an ordinary day"
+    );
 }
 
 #[test]
@@ -165,7 +169,12 @@ fn substitute_holiday_from_2007_is_the_next_non_holiday() {
 #[test]
 fn citizens_holidays() {
     for date in [
-        "2009-09-22", "2015-09-22", "2026-09-22", "2032-09-21", "2037-09-22", "2099-09-22",
+        "2009-09-22",
+        "2015-09-22",
+        "2026-09-22",
+        "2032-09-21",
+        "2037-09-22",
+        "2099-09-22",
     ] {
         is(date, CITIZENS_HOLIDAY);
     }
@@ -176,12 +185,30 @@ fn citizens_holidays() {
 
 #[test]
 fn equinox_days() {
-    let vernal = [(1990, 21), (2012, 20), (2023, 21), (2024, 20), (2025, 20), (2026, 20), (2092, 19), (2099, 20)];
+    let vernal = [
+        (1990, 21),
+        (2012, 20),
+        (2023, 21),
+        (2024, 20),
+        (2025, 20),
+        (2026, 20),
+        (2092, 19),
+        (2099, 20),
+    ];
     for (y, day) in vernal {
         assert_eq!(vernal_equinox_day(y), day, "春分 {y}");
         is(&format!("{y}-03-{day:02}"), "春分の日");
     }
-    let autumnal = [(1990, 23), (2012, 22), (2023, 23), (2024, 22), (2025, 23), (2026, 23), (2096, 22), (2099, 23)];
+    let autumnal = [
+        (1990, 23),
+        (2012, 22),
+        (2023, 23),
+        (2024, 22),
+        (2025, 23),
+        (2026, 23),
+        (2096, 22),
+        (2099, 23),
+    ];
     for (y, day) in autumnal {
         assert_eq!(autumnal_equinox_day(y), day, "秋分 {y}");
         is(&format!("{y}-09-{day:02}"), "秋分の日");
@@ -195,7 +222,10 @@ fn day_kinds_and_heijitsu() {
     assert_eq!(day_kind(d("2026-05-02")), DayKind::Saturday);
     assert_eq!(day_kind(d("2026-05-03")), DayKind::Holiday("憲法記念日")); // a Sunday
     assert_eq!(day_kind(d("2026-05-10")), DayKind::Sunday);
-    assert_eq!(day_kind(d("2026-05-06")), DayKind::Holiday(SUBSTITUTE_HOLIDAY));
+    assert_eq!(
+        day_kind(d("2026-05-06")),
+        DayKind::Holiday(SUBSTITUTE_HOLIDAY)
+    );
     assert!(is_heijitsu(d("2026-05-07")));
     assert!(!is_heijitsu(d("2026-05-06")));
     assert!(DayKind::Saturday.is_kyujitsu());

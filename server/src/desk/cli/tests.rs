@@ -36,50 +36,110 @@ fn usage_error(args: &[&str], must_mention: &[&str]) {
 
 #[test]
 fn router_without_model_exits_2_naming_the_option_and_values() {
-    usage_error(&["route", "--part", "router"], &["--router-model", "AT-AR1050V", "NVR700", "RTX830"]);
+    usage_error(
+        &["route", "--part", "router"],
+        &["--router-model", "AT-AR1050V", "NVR700", "RTX830"],
+    );
 }
 
 #[test]
 fn card_reader_without_maker_exits_2() {
     usage_error(
         &["route", "--part", "card-reader"],
-        &["--reader-maker", "fujitsu", "panasonic", "atlus", "almex", "canon"],
+        &[
+            "--reader-maker",
+            "fujitsu",
+            "panasonic",
+            "atlus",
+            "almex",
+            "canon",
+        ],
     );
 }
 
 #[test]
 fn unknown_or_missing_values_exit_2() {
-    usage_error(&["route", "--part", "modem"], &["--part", "line", "billing-other"]);
+    usage_error(
+        &["route", "--part", "modem"],
+        &["--part", "line", "billing-other"],
+    );
     usage_error(&["route"], &["--part"]);
-    usage_error(&["route", "--part", "router", "--router-model", "RTX1200"], &["--router-model", "RTX830"]);
-    usage_error(&["route", "--part", "card-reader", "--reader-maker", "sony"], &["--reader-maker", "canon"]);
-    usage_error(&["route", "--part", "pc", "--maintenance", "gold"], &["--maintenance", "omakase"]);
-    usage_error(&["route", "--part", "pc", "--format", "xml"], &["--format", "json"]);
+    usage_error(
+        &["route", "--part", "router", "--router-model", "RTX1200"],
+        &["--router-model", "RTX830"],
+    );
+    usage_error(
+        &["route", "--part", "card-reader", "--reader-maker", "sony"],
+        &["--reader-maker", "canon"],
+    );
+    usage_error(
+        &["route", "--part", "pc", "--maintenance", "gold"],
+        &["--maintenance", "omakase"],
+    );
+    usage_error(
+        &["route", "--part", "pc", "--format", "xml"],
+        &["--format", "json"],
+    );
     usage_error(&["hours", "--desk", "nowhere"], &["--desk", "ssk-other"]);
 }
 
 #[test]
 fn unparseable_time_exits_2() {
-    usage_error(&["route", "--part", "line", "--at", "tomorrow"], &["--at", "RFC 3339"]);
-    usage_error(&["route", "--part", "line", "--at", "2026-05-08 10:00"], &["--at"]);
-    usage_error(&["hours", "--desk", "flets-113", "--at", "2026-02-30T10:00:00+09:00"], &["--at"]);
+    usage_error(
+        &["route", "--part", "line", "--at", "tomorrow"],
+        &["--at", "RFC 3339"],
+    );
+    usage_error(
+        &["route", "--part", "line", "--at", "2026-05-08 10:00"],
+        &["--at"],
+    );
+    usage_error(
+        &[
+            "hours",
+            "--desk",
+            "flets-113",
+            "--at",
+            "2026-02-30T10:00:00+09:00",
+        ],
+        &["--at"],
+    );
 }
 
 #[test]
 fn wrong_router_serial_exits_2_and_says_where_it_is_printed() {
     usage_error(
-        &["route", "--part", "router", "--router-model", "AT-AR1050V", "--serial", "SER.123"],
+        &[
+            "route",
+            "--part",
+            "router",
+            "--router-model",
+            "AT-AR1050V",
+            "--serial",
+            "SER.123",
+        ],
         &["--serial", "本体に記載", "S/NA"],
     );
 }
 
 #[test]
 fn holiday_years_are_checked() {
-    usage_error(&["holidays", "--from", "2030", "--to", "2020"], &["--from", "--to", "1990", "2099"]);
-    usage_error(&["holidays", "--from", "1989", "--to", "2020"], &["--from", "1990", "2099"]);
-    usage_error(&["holidays", "--from", "2020", "--to", "2100"], &["--to", "1990", "2099"]);
+    usage_error(
+        &["holidays", "--from", "2030", "--to", "2020"],
+        &["--from", "--to", "1990", "2099"],
+    );
+    usage_error(
+        &["holidays", "--from", "1989", "--to", "2020"],
+        &["--from", "1990", "2099"],
+    );
+    usage_error(
+        &["holidays", "--from", "2020", "--to", "2100"],
+        &["--to", "1990", "2099"],
+    );
     usage_error(&["holidays", "--from", "2020"], &["--to"]);
-    usage_error(&["holidays", "--from", "twenty", "--to", "2020"], &["--from"]);
+    usage_error(
+        &["holidays", "--from", "twenty", "--to", "2020"],
+        &["--from"],
+    );
 }
 
 #[test]
@@ -99,7 +159,16 @@ fn holidays_prints_tab_separated_lines() {
 
 #[test]
 fn hours_json_has_the_contract_fields() {
-    let out = cli(&["hours", "--desk", "ssk-network", "--at", "2026-06-08T23:59:00+09:00", "--format", "json"]).unwrap();
+    let out = cli(&[
+        "hours",
+        "--desk",
+        "ssk-network",
+        "--at",
+        "2026-06-08T23:59:00+09:00",
+        "--format",
+        "json",
+    ])
+    .unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["desk"], "ssk-network");
     assert_eq!(v["open"], true);
@@ -107,7 +176,16 @@ fn hours_json_has_the_contract_fields() {
     assert_eq!(v["next_open"], "2026-06-08T23:59:00+09:00");
     assert_eq!(v["closed_reason"], serde_json::Value::Null);
 
-    let out = cli(&["hours", "--desk", "lenovo-pc", "--at", "2026-05-04T10:00:00+09:00", "--format", "json"]).unwrap();
+    let out = cli(&[
+        "hours",
+        "--desk",
+        "lenovo-pc",
+        "--at",
+        "2026-05-04T10:00:00+09:00",
+        "--format",
+        "json",
+    ])
+    .unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["closed_reason"], "holiday");
     assert_eq!(v["holiday"], "みどりの日");
@@ -116,23 +194,47 @@ fn hours_json_has_the_contract_fields() {
 
 #[test]
 fn hours_text_is_japanese() {
-    let out = cli(&["hours", "--desk", "yamaha-router", "--at", "2027-01-04T10:00:00+09:00"]).unwrap();
+    let out = cli(&[
+        "hours",
+        "--desk",
+        "yamaha-router",
+        "--at",
+        "2027-01-04T10:00:00+09:00",
+    ])
+    .unwrap();
     assert!(out.contains("年末年始休み"), "{out}");
-    assert!(out.contains("次の受付開始: 2027-01-05(火) 09:00（2027-01-05(火) 17:00 まで）"), "{out}");
+    assert!(
+        out.contains("次の受付開始: 2027-01-05(火) 09:00（2027-01-05(火) 17:00 まで）"),
+        "{out}"
+    );
     let out = cli(&["hours", "--desk", "flets-113"]).unwrap();
     assert!(out.contains("受付中（24時間受付）"), "{out}");
-    assert!(out.contains("2026-05-08(金) 10:00 時点"), "without --at the clock is used: {out}");
+    assert!(
+        out.contains("2026-05-08(金) 10:00 時点"),
+        "without --at the clock is used: {out}"
+    );
 }
 
 #[test]
 fn route_text_and_json() {
-    let args = ["route", "--part", "router", "--router-model", "at-ar1050v", "--at", "2026-05-09T10:00:00+09:00"];
+    let args = [
+        "route",
+        "--part",
+        "router",
+        "--router-model",
+        "at-ar1050v",
+        "--at",
+        "2026-05-09T10:00:00+09:00",
+    ];
     let out = cli(&args).unwrap();
     assert!(out.contains("【連絡先】アライドテレシス"), "{out}");
     assert!(out.contains("電話: 045-330-4846"), "{out}");
     assert!(out.contains("土日のため休み"), "{out}");
     assert!(out.contains("次の受付開始: 2026-05-11(月) 09:00"), "{out}");
-    assert!(out.contains("【今つながる窓口】オンライン資格確認等コールセンター（onshi-call-center）"), "{out}");
+    assert!(
+        out.contains("【今つながる窓口】オンライン資格確認等コールセンター [onshi-call-center]"),
+        "{out}"
+    );
     assert!(out.contains("「S/NA」から始まる番号"), "{out}");
 
     let mut json_args = args.to_vec();
@@ -146,7 +248,10 @@ fn route_text_and_json() {
 
 #[test]
 fn exit_codes_of_each_error_kind() {
-    assert_eq!(DeskCliError::Route(RouteError::MissingRouterModel).exit_code(), 2);
+    assert_eq!(
+        DeskCliError::Route(RouteError::MissingRouterModel).exit_code(),
+        2
+    );
     assert_eq!(DeskCliError::YearRange { from: 2, to: 1 }.exit_code(), 2);
     let io = std::io::Error::other("closed pipe");
     assert_eq!(DeskCliError::Io(io).exit_code(), 1);

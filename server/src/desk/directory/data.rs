@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use super::super::hours::{BandRule, Hours, MonthBand, MonthlyHours, Span, WeeklyHours, YearEndClosure};
+use super::super::hours::{
+    BandRule, Hours, MonthBand, MonthlyHours, Span, WeeklyHours, YearEndClosure,
+};
 use super::{Contact, ContactKind, Desk, DeskId};
 
 const NO_SPANS: Cow<'static, [Span]> = Cow::Borrowed(&[]);
@@ -24,19 +26,55 @@ const EIGHT_TO_MIDNIGHT: &[Span] = &[Span::hm(8, 0, 24, 0)];
 
 // guide 2-8-3: ネットワーク回線 0120-220-571.
 const SSK_NETWORK_BANDS: &[MonthBand] = &[
-    MonthBand { first: 1, last: 4, rule: BandRule::HeijitsuOnly(NINE_TO_FIVE) },
-    MonthBand { first: 5, last: 7, rule: BandRule::EveryDay(EIGHT_TO_NINE_PM) },
-    MonthBand { first: 8, last: 10, rule: BandRule::EveryDay(EIGHT_TO_MIDNIGHT) },
-    MonthBand { first: 11, last: 31, rule: BandRule::HeijitsuOnly(NINE_TO_FIVE) },
+    MonthBand {
+        first: 1,
+        last: 4,
+        rule: BandRule::HeijitsuOnly(NINE_TO_FIVE),
+    },
+    MonthBand {
+        first: 5,
+        last: 7,
+        rule: BandRule::EveryDay(EIGHT_TO_NINE_PM),
+    },
+    MonthBand {
+        first: 8,
+        last: 10,
+        rule: BandRule::EveryDay(EIGHT_TO_MIDNIGHT),
+    },
+    MonthBand {
+        first: 11,
+        last: 31,
+        rule: BandRule::HeijitsuOnly(NINE_TO_FIVE),
+    },
 ];
 
 // guide 2-8-3: システム 0120-60-7210. Days 1–4 are not listed in the guide at all.
 const SSK_SYSTEM_BANDS: &[MonthBand] = &[
-    MonthBand { first: 1, last: 4, rule: BandRule::Unpublished },
-    MonthBand { first: 5, last: 7, rule: BandRule::EveryDay(EIGHT_TO_NINE_PM) },
-    MonthBand { first: 8, last: 10, rule: BandRule::EveryDay(EIGHT_TO_MIDNIGHT) },
-    MonthBand { first: 11, last: 12, rule: BandRule::EveryDay(EIGHT_TO_NINE_PM) },
-    MonthBand { first: 13, last: 31, rule: BandRule::HeijitsuOnly(NINE_TO_FIVE) },
+    MonthBand {
+        first: 1,
+        last: 4,
+        rule: BandRule::Unpublished,
+    },
+    MonthBand {
+        first: 5,
+        last: 7,
+        rule: BandRule::EveryDay(EIGHT_TO_NINE_PM),
+    },
+    MonthBand {
+        first: 8,
+        last: 10,
+        rule: BandRule::EveryDay(EIGHT_TO_MIDNIGHT),
+    },
+    MonthBand {
+        first: 11,
+        last: 12,
+        rule: BandRule::EveryDay(EIGHT_TO_NINE_PM),
+    },
+    MonthBand {
+        first: 13,
+        last: 31,
+        rule: BandRule::HeijitsuOnly(NINE_TO_FIVE),
+    },
 ];
 
 const WARRANTY_SITE_REPAIR: &str = "トラブル発生に伴うPC再設定作業等は別途費用が発生します";
@@ -47,7 +85,10 @@ pub(super) static DESKS: [Desk; 14] = [
         slug: "omakase",
         name: "Nにおまかせ！ITサポート",
         purpose: "保守加入施設の最初の連絡先: お電話での問診切り分けサポート、訪問における故障切り分け（当社標準の構成が対象）",
-        contacts: &[Contact::fixed(ContactKind::Contract, "ご契約後に案内された専用ダイヤル（専用番号）")],
+        contacts: &[Contact::fixed(
+            ContactKind::Contract,
+            "ご契約後に案内された専用ダイヤル（専用番号）",
+        )],
         hours: Hours::Unpublished,
         hours_ja: "ご契約のプランによる（サポート内容・対象範囲・受付時間はプランごとに異なる）",
         serial_prefix: None,
@@ -98,7 +139,10 @@ pub(super) static DESKS: [Desk; 14] = [
         contacts: &[
             Contact::fixed(ContactKind::Phone, "050-3823-0119"),
             Contact::fixed(ContactKind::Mail, "request@nmc.comsys.co.jp"),
-            Contact::fixed(ContactKind::MailSubject, "【I026_01】医療オンライン資格確認 機器故障連絡・問合せ"),
+            Contact::fixed(
+                ContactKind::MailSubject,
+                "【I026_01】医療オンライン資格確認 機器故障連絡・問合せ",
+            ),
         ],
         hours: weekdays(NINE_TO_FIVE, YearEndClosure::Dec29ToJan3),
         hours_ja: "平日 9:00〜17:00（土日および休日、年末年始（12/29〜1/3）除く）",
@@ -142,7 +186,10 @@ pub(super) static DESKS: [Desk; 14] = [
         name: "アプレシア 代品申請（ApresiaLightGC105-SS）",
         purpose: "HUB（Apresia のみ）の修理・代品",
         contacts: &[
-            Contact::fixed(ContactKind::Web, "https://www.apresia.jp/products/apresialight/support/contact/index.php"),
+            Contact::fixed(
+                ContactKind::Web,
+                "https://www.apresia.jp/products/apresialight/support/contact/index.php",
+            ),
             Contact::fixed(
                 ContactKind::WebForm,
                 "ページ中程「2.代品提供サービス」→ 製品選択「スモールビジネス向けスイッチ」→ 依頼内容「RMA/DOA対応(修理・代品受付)」→ 申請フォーム",
@@ -201,7 +248,10 @@ pub(super) static DESKS: [Desk; 14] = [
         name: "社会保険診療報酬支払基金 オンライン請求 ネットワーク回線に関するお問い合わせ",
         purpose: "オンライン請求のネットワーク回線",
         contacts: &[Contact::fixed(ContactKind::Phone, "0120-220-571")],
-        hours: Hours::Monthly(MonthlyHours { bands: SSK_NETWORK_BANDS, year_end: YearEndClosure::Dec29ToJan3 }),
+        hours: Hours::Monthly(MonthlyHours {
+            bands: SSK_NETWORK_BANDS,
+            year_end: YearEndClosure::Dec29ToJan3,
+        }),
         hours_ja: "1日〜4日、11日〜月末: 9時〜17時 休日を除く／5日〜7日: 8時〜21時 休日を含む／8日〜10日: 8時〜24時 休日を含む（年末年始 12/29〜1/3 を除く）",
         serial_prefix: None,
         serial_location: None,
@@ -214,7 +264,10 @@ pub(super) static DESKS: [Desk; 14] = [
         name: "社会保険診療報酬支払基金 オンライン請求 システムに関するお問い合わせ",
         purpose: "オンライン請求システム",
         contacts: &[Contact::fixed(ContactKind::Phone, "0120-60-7210")],
-        hours: Hours::Monthly(MonthlyHours { bands: SSK_SYSTEM_BANDS, year_end: YearEndClosure::Dec29ToJan3 }),
+        hours: Hours::Monthly(MonthlyHours {
+            bands: SSK_SYSTEM_BANDS,
+            year_end: YearEndClosure::Dec29ToJan3,
+        }),
         hours_ja: "5日〜7日、11日、12日: 8時〜21時 休日を含む／8日〜10日: 8時〜24時 休日を含む／13日〜月末: 9時〜17時 休日を除く／1日〜4日: 受付時間の公表なし（年末年始 12/29〜1/3 を除く）",
         serial_prefix: None,
         serial_location: None,
@@ -243,7 +296,10 @@ pub(super) static DESKS: [Desk; 14] = [
             Contact::fixed(ContactKind::Phone, "03-3591-7116"),
             Contact::fixed(ContactKind::Phone, "03-3591-7117"),
         ],
-        hours: weekdays(&[Span::hm(9, 0, 12, 0), Span::hm(13, 0, 17, 0)], YearEndClosure::Dec29ToJan3),
+        hours: weekdays(
+            &[Span::hm(9, 0, 12, 0), Span::hm(13, 0, 17, 0)],
+            YearEndClosure::Dec29ToJan3,
+        ),
         hours_ja: "土曜日、日曜日及び祝日を除く 9時〜12時、13時〜17時（年末年始 12/29〜1/3 を除く）",
         serial_prefix: None,
         serial_location: None,
@@ -251,4 +307,3 @@ pub(super) static DESKS: [Desk; 14] = [
         site_specific: false,
     },
 ];
-

@@ -3,9 +3,20 @@ use super::*;
 #[test]
 fn table_is_indexed_by_id_and_ids_are_the_domain_kebab_ids() {
     let expected = [
-        "omakase", "onshi-call-center", "flets-113", "lenovo-pc", "allied-router",
-        "yamaha-router", "apresia-hub", "card-reader-maker", "receipt-vendor",
-        "ntt-east-onshi", "ssk-network", "ssk-system", "ssk-tokutei", "ssk-other",
+        "omakase",
+        "onshi-call-center",
+        "flets-113",
+        "lenovo-pc",
+        "allied-router",
+        "yamaha-router",
+        "apresia-hub",
+        "card-reader-maker",
+        "receipt-vendor",
+        "ntt-east-onshi",
+        "ssk-network",
+        "ssk-system",
+        "ssk-tokutei",
+        "ssk-other",
     ];
     for (id, slug) in DeskId::ALL.iter().zip(expected) {
         assert_eq!(desk(*id).id, *id);
@@ -48,5 +59,9 @@ fn serial_prefixes_and_warranty() {
     assert!(desk(DeskId::LenovoPc).warranty[0].contains("5年間、先出しセンドバック"));
     assert!(desk(DeskId::AlliedRouter).warranty[0].contains("5年間、オンサイト"));
     let lenovo = desk(DeskId::LenovoPc).contacts;
-    assert!(lenovo.iter().any(|c| c.kind == ContactKind::MailSubject && c.value.contains("【I026_01】")));
+    assert!(
+        lenovo
+            .iter()
+            .any(|c| c.kind == ContactKind::MailSubject && c.value.contains("【I026_01】"))
+    );
 }

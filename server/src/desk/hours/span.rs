@@ -125,7 +125,14 @@ mod tests {
 
     #[test]
     fn rejects_empty_reversed_and_out_of_day_spans() {
-        for bad in ["17:00-09:00", "09:00-09:00", "09:00-24:01", "25:00-26:00", "9-17", "x"] {
+        for bad in [
+            "17:00-09:00",
+            "09:00-09:00",
+            "09:00-24:01",
+            "25:00-26:00",
+            "9-17",
+            "x",
+        ] {
             assert!(bad.parse::<Span>().is_err(), "{bad} should be rejected");
         }
     }

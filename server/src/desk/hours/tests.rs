@@ -4,7 +4,7 @@
 
 use super::super::directory::{DeskId, desk};
 use super::*;
-use ClosedReason::*;
+use ClosedReason::{Holiday, NoPublishedHours, Weekend, YearEnd};
 use DeskId::*;
 
 /// "2026-05-08T16:59" (JST, seconds 00).
@@ -12,49 +12,57 @@ fn t(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(&format!("{text}:00+09:00")).unwrap()
 }
 
-/// Open at `at`, the open run ending at `closes` (`None`: around the clock).
+/// Checks `id` against cases written one per line, all times JST to the minute:
+/// - `"AT open CLOSES"`: open at AT, the open run ends at CLOSES (`-`: around the clock);
+/// - `"AT REASON NEXT CLOSES"`: closed at AT for REASON (the JSON spelling), next opening
+///   interval `[NEXT, CLOSES)`.
 #[track_caller]
-fn open(id: DeskId, at: &str, closes: Option<&str>) {
-    let s = desk(id).hours.state(t(at));
-    assert!(s.open, "{id} should be open at {at}: {s:?}");
-    assert_eq!(s.closed_reason, None, "{id} {at}");
-    let expected_next = if desk(id).hours == Hours::AlwaysOpen {
-        None
-    } else {
-        Some(t(at))
-    };
-    assert_eq!(s.next_open, expected_next, "{id} {at}: next_open");
-    assert_eq!(s.closes_at, closes.map(t), "{id} {at}: closes_at");
-    assert!(desk(id).hours.is_open(t(at)));
-}
-
-/// Closed at `at` for `reason`, next opening `[next, closes)`.
-#[track_caller]
-fn closed(id: DeskId, at: &str, reason: ClosedReason, next: Option<&str>, closes: Option<&str>) {
-    let s = desk(id).hours.state(t(at));
-    assert!(!s.open, "{id} should be closed at {at}: {s:?}");
-    assert_eq!(s.closed_reason, Some(reason), "{id} {at}: reason");
-    assert_eq!(s.next_open, next.map(t), "{id} {at}: next_open");
-    assert_eq!(s.closes_at, closes.map(t), "{id} {at}: closes_at");
-    assert!(!desk(id).hours.is_open(t(at)));
+fn check(id: DeskId, cases: &[&str]) {
+    let hours = &desk(id).hours;
+    for case in cases {
+        let fields: Vec<&str> = case.split_whitespace().collect();
+        let s = hours.state(t(fields[0]));
+        assert_eq!(s.open, hours.is_open(t(fields[0])), "{id} {case}");
+        if fields[1] == "open" {
+            assert!(s.open, "{id} {case}: closed ({:?})", s.closed_reason);
+            assert_eq!(s.closed_reason, None, "{id} {case}");
+            let (next, closes) = match fields[2] {
+                "-" => (None, None),
+                closes => (Some(t(fields[0])), Some(t(closes))),
+            };
+            assert_eq!(s.next_open, next, "{id} {case}: next_open");
+            assert_eq!(s.closes_at, closes, "{id} {case}: closes_at");
+        } else {
+            let reason: ClosedReason =
+                serde_json::from_value(serde_json::Value::from(fields[1])).unwrap();
+            assert!(!s.open, "{id} {case}: open");
+            assert_eq!(s.closed_reason, Some(reason), "{id} {case}: reason");
+            assert_eq!(s.next_open, Some(t(fields[2])), "{id} {case}: next_open");
+            assert_eq!(s.closes_at, Some(t(fields[3])), "{id} {case}: closes_at");
+        }
+    }
 }
 
 #[test]
 fn onshi_call_center_weekdays_saturdays_sundays_holidays() {
-    let id = OnshiCallCenter;
-    closed(id, "2026-05-08T07:59", OutsideHours, Some("2026-05-08T08:00"), Some("2026-05-08T18:00"));
-    open(id, "2026-05-08T08:00", Some("2026-05-08T18:00"));
-    open(id, "2026-05-08T17:59", Some("2026-05-08T18:00"));
-    closed(id, "2026-05-08T18:00", OutsideHours, Some("2026-05-09T08:00"), Some("2026-05-09T16:00"));
-    closed(id, "2026-05-09T07:59", OutsideHours, Some("2026-05-09T08:00"), Some("2026-05-09T16:00"));
-    open(id, "2026-05-09T08:00", Some("2026-05-09T16:00"));
-    open(id, "2026-05-09T15:59", Some("2026-05-09T16:00"));
-    closed(id, "2026-05-09T16:00", OutsideHours, Some("2026-05-11T08:00"), Some("2026-05-11T18:00"));
-    closed(id, "2026-05-10T12:00", Weekend, Some("2026-05-11T08:00"), Some("2026-05-11T18:00"));
-    // Golden week 2026: 5/4 みどりの日 (Mon), 5/5, 5/6 振替休日.
-    closed(id, "2026-05-04T10:00", Holiday, Some("2026-05-07T08:00"), Some("2026-05-07T18:00"));
-    // A Saturday that is a holiday is closed (2025-05-03 憲法記念日).
-    closed(id, "2025-05-03T10:00", Holiday, Some("2025-05-07T08:00"), Some("2025-05-07T18:00"));
+    check(
+        OnshiCallCenter,
+        &[
+            "2026-05-08T07:59 outside_hours 2026-05-08T08:00 2026-05-08T18:00",
+            "2026-05-08T08:00 open 2026-05-08T18:00",
+            "2026-05-08T17:59 open 2026-05-08T18:00",
+            "2026-05-08T18:00 outside_hours 2026-05-09T08:00 2026-05-09T16:00",
+            "2026-05-09T07:59 outside_hours 2026-05-09T08:00 2026-05-09T16:00",
+            "2026-05-09T08:00 open 2026-05-09T16:00",
+            "2026-05-09T15:59 open 2026-05-09T16:00",
+            "2026-05-09T16:00 outside_hours 2026-05-11T08:00 2026-05-11T18:00",
+            "2026-05-10T12:00 weekend 2026-05-11T08:00 2026-05-11T18:00",
+            // Golden week 2026: 5/4 みどりの日 (Mon), 5/5, 5/6 振替休日.
+            "2026-05-04T10:00 holiday 2026-05-07T08:00 2026-05-07T18:00",
+            // A Saturday that is a holiday is closed (2025-05-03 憲法記念日).
+            "2025-05-03T10:00 holiday 2025-05-07T08:00 2025-05-07T18:00",
+        ],
+    );
 }
 
 #[test]
@@ -69,157 +77,214 @@ fn holiday_reason_wins_over_weekend_and_names_the_day() {
 #[test]
 fn flets_113_and_apresia_are_always_open() {
     for id in [Flets113, ApresiaHub] {
-        for at in ["2026-12-31T03:00", "2027-01-01T00:00", "2026-05-03T23:59", "2028-02-29T12:00"] {
-            open(id, at, None);
-        }
+        check(
+            id,
+            &[
+                "2026-12-31T03:00 open -",
+                "2027-01-01T00:00 open -",
+                "2026-05-03T23:59 open -",
+                "2028-02-29T12:00 open -",
+            ],
+        );
     }
 }
 
 #[test]
 fn weekday_nine_to_five_desks() {
     for id in [LenovoPc, YamahaRouter, NttEastOnshi, SskTokutei] {
-        closed(id, "2026-05-08T08:59", OutsideHours, Some("2026-05-08T09:00"), Some("2026-05-08T17:00"));
-        open(id, "2026-05-08T09:00", Some("2026-05-08T17:00"));
-        open(id, "2026-05-08T16:59", Some("2026-05-08T17:00"));
-        closed(id, "2026-05-08T17:00", OutsideHours, Some("2026-05-11T09:00"), Some("2026-05-11T17:00"));
-        closed(id, "2026-05-09T12:00", Weekend, Some("2026-05-11T09:00"), Some("2026-05-11T17:00"));
-        closed(id, "2026-05-06T12:00", Holiday, Some("2026-05-07T09:00"), Some("2026-05-07T17:00"));
+        check(
+            id,
+            &[
+                "2026-05-08T08:59 outside_hours 2026-05-08T09:00 2026-05-08T17:00",
+                "2026-05-08T09:00 open 2026-05-08T17:00",
+                "2026-05-08T16:59 open 2026-05-08T17:00",
+                "2026-05-08T17:00 outside_hours 2026-05-11T09:00 2026-05-11T17:00",
+                "2026-05-09T12:00 weekend 2026-05-11T09:00 2026-05-11T17:00",
+                "2026-05-06T12:00 holiday 2026-05-07T09:00 2026-05-07T17:00",
+            ],
+        );
     }
 }
 
 #[test]
 fn allied_closes_at_half_past_five() {
-    let id = AlliedRouter;
-    closed(id, "2026-05-08T08:59", OutsideHours, Some("2026-05-08T09:00"), Some("2026-05-08T17:30"));
-    open(id, "2026-05-08T09:00", Some("2026-05-08T17:30"));
-    open(id, "2026-05-08T17:29", Some("2026-05-08T17:30"));
-    closed(id, "2026-05-08T17:30", OutsideHours, Some("2026-05-11T09:00"), Some("2026-05-11T17:30"));
+    check(
+        AlliedRouter,
+        &[
+            "2026-05-08T08:59 outside_hours 2026-05-08T09:00 2026-05-08T17:30",
+            "2026-05-08T09:00 open 2026-05-08T17:30",
+            "2026-05-08T17:29 open 2026-05-08T17:30",
+            "2026-05-08T17:30 outside_hours 2026-05-11T09:00 2026-05-11T17:30",
+        ],
+    );
 }
 
 #[test]
 fn ssk_other_has_a_lunch_break() {
-    let id = SskOther;
-    closed(id, "2026-05-08T08:59", OutsideHours, Some("2026-05-08T09:00"), Some("2026-05-08T12:00"));
-    open(id, "2026-05-08T09:00", Some("2026-05-08T12:00"));
-    open(id, "2026-05-08T11:59", Some("2026-05-08T12:00"));
-    closed(id, "2026-05-08T12:00", OutsideHours, Some("2026-05-08T13:00"), Some("2026-05-08T17:00"));
-    closed(id, "2026-05-08T12:59", OutsideHours, Some("2026-05-08T13:00"), Some("2026-05-08T17:00"));
-    open(id, "2026-05-08T13:00", Some("2026-05-08T17:00"));
-    open(id, "2026-05-08T16:59", Some("2026-05-08T17:00"));
-    closed(id, "2026-05-08T17:00", OutsideHours, Some("2026-05-11T09:00"), Some("2026-05-11T12:00"));
+    check(
+        SskOther,
+        &[
+            "2026-05-08T08:59 outside_hours 2026-05-08T09:00 2026-05-08T12:00",
+            "2026-05-08T09:00 open 2026-05-08T12:00",
+            "2026-05-08T11:59 open 2026-05-08T12:00",
+            "2026-05-08T12:00 outside_hours 2026-05-08T13:00 2026-05-08T17:00",
+            "2026-05-08T12:59 outside_hours 2026-05-08T13:00 2026-05-08T17:00",
+            "2026-05-08T13:00 open 2026-05-08T17:00",
+            "2026-05-08T16:59 open 2026-05-08T17:00",
+            "2026-05-08T17:00 outside_hours 2026-05-11T09:00 2026-05-11T12:00",
+        ],
+    );
 }
 
 #[test]
 fn year_end_dec29_to_jan3() {
     // 2026-12-28 Mon is the last day before the closure; 2027-01-04 Mon the first after.
-    for (id, close) in [(LenovoPc, "17:00"), (AlliedRouter, "17:30"), (SskTokutei, "17:00")] {
-        let last = format!("2026-12-28T{close}");
-        let first_open = "2027-01-04T09:00";
-        let first_close = format!("2027-01-04T{close}");
-        closed(id, &last, OutsideHours, Some(first_open), Some(&first_close));
-        closed(id, "2026-12-28T23:59", OutsideHours, Some(first_open), Some(&first_close));
-        closed(id, "2026-12-29T00:00", YearEnd, Some(first_open), Some(&first_close));
-        closed(id, "2026-12-30T10:00", YearEnd, Some(first_open), Some(&first_close));
-        closed(id, "2027-01-01T10:00", YearEnd, Some(first_open), Some(&first_close));
-        closed(id, "2027-01-03T23:59", YearEnd, Some(first_open), Some(&first_close));
-        closed(id, "2027-01-04T00:00", OutsideHours, Some(first_open), Some(&first_close));
-        closed(id, "2027-01-04T08:59", OutsideHours, Some(first_open), Some(&first_close));
-        open(id, first_open, Some(&first_close));
+    for (id, close) in [
+        (LenovoPc, "17:00"),
+        (AlliedRouter, "17:30"),
+        (SskTokutei, "17:00"),
+    ] {
+        let cases = [
+            format!("2026-12-28T{close} outside_hours 2027-01-04T09:00 2027-01-04T{close}"),
+            format!("2026-12-28T23:59 outside_hours 2027-01-04T09:00 2027-01-04T{close}"),
+            format!("2026-12-29T00:00 year_end 2027-01-04T09:00 2027-01-04T{close}"),
+            format!("2026-12-30T10:00 year_end 2027-01-04T09:00 2027-01-04T{close}"),
+            format!("2027-01-01T10:00 year_end 2027-01-04T09:00 2027-01-04T{close}"),
+            format!("2027-01-03T23:59 year_end 2027-01-04T09:00 2027-01-04T{close}"),
+            format!("2027-01-04T00:00 outside_hours 2027-01-04T09:00 2027-01-04T{close}"),
+            format!("2027-01-04T08:59 outside_hours 2027-01-04T09:00 2027-01-04T{close}"),
+            format!("2027-01-04T09:00 open 2027-01-04T{close}"),
+        ];
+        check(id, &cases.iter().map(String::as_str).collect::<Vec<_>>());
     }
     let s = desk(OnshiCallCenter).hours.state(t("2027-01-01T10:00"));
     assert_eq!((s.closed_reason, s.holiday), (Some(YearEnd), Some("元日")));
     // 12/28 open as usual, and the call center's Saturday hours do not apply on 1/2.
-    open(OnshiCallCenter, "2026-12-28T17:59", Some("2026-12-28T18:00"));
-    closed(OnshiCallCenter, "2027-01-02T10:00", YearEnd, Some("2027-01-04T08:00"), Some("2027-01-04T18:00"));
+    check(
+        OnshiCallCenter,
+        &[
+            "2026-12-28T17:59 open 2026-12-28T18:00",
+            "2027-01-02T10:00 year_end 2027-01-04T08:00 2027-01-04T18:00",
+        ],
+    );
 }
 
 #[test]
 fn year_end_dec29_to_jan4() {
     for id in [YamahaRouter, NttEastOnshi] {
-        open(id, "2026-12-28T16:59", Some("2026-12-28T17:00"));
-        closed(id, "2026-12-28T17:00", OutsideHours, Some("2027-01-05T09:00"), Some("2027-01-05T17:00"));
-        closed(id, "2026-12-29T00:00", YearEnd, Some("2027-01-05T09:00"), Some("2027-01-05T17:00"));
-        closed(id, "2027-01-04T10:00", YearEnd, Some("2027-01-05T09:00"), Some("2027-01-05T17:00"));
-        closed(id, "2027-01-04T23:59", YearEnd, Some("2027-01-05T09:00"), Some("2027-01-05T17:00"));
-        closed(id, "2027-01-05T00:00", OutsideHours, Some("2027-01-05T09:00"), Some("2027-01-05T17:00"));
-        open(id, "2027-01-05T09:00", Some("2027-01-05T17:00"));
+        check(
+            id,
+            &[
+                "2026-12-28T16:59 open 2026-12-28T17:00",
+                "2026-12-28T17:00 outside_hours 2027-01-05T09:00 2027-01-05T17:00",
+                "2026-12-29T00:00 year_end 2027-01-05T09:00 2027-01-05T17:00",
+                "2027-01-04T10:00 year_end 2027-01-05T09:00 2027-01-05T17:00",
+                "2027-01-04T23:59 year_end 2027-01-05T09:00 2027-01-05T17:00",
+                "2027-01-05T00:00 outside_hours 2027-01-05T09:00 2027-01-05T17:00",
+                "2027-01-05T09:00 open 2027-01-05T17:00",
+            ],
+        );
     }
     // 2025/26: 1/4 is a Sunday, so the first day is Monday 1/5 for both kinds.
-    closed(YamahaRouter, "2025-12-27T10:00", Weekend, Some("2026-01-05T09:00"), Some("2026-01-05T17:00"));
-    closed(LenovoPc, "2026-01-04T10:00", Weekend, Some("2026-01-05T09:00"), Some("2026-01-05T17:00"));
+    let after_weekend = ["2025-12-27T10:00 weekend 2026-01-05T09:00 2026-01-05T17:00"];
+    check(YamahaRouter, &after_weekend);
+    check(
+        LenovoPc,
+        &["2026-01-04T10:00 weekend 2026-01-05T09:00 2026-01-05T17:00"],
+    );
 }
 
 #[test]
 fn ssk_network_month_bands() {
-    let id = SskNetwork;
     // June 2026: 6/4 Thu, 6/5 Fri, 6/6 Sat, 6/7 Sun, 6/8 Mon, 6/10 Wed, 6/11 Thu, 6/13 Sat.
-    closed(id, "2026-06-01T08:59", OutsideHours, Some("2026-06-01T09:00"), Some("2026-06-01T17:00"));
-    open(id, "2026-06-04T16:59", Some("2026-06-04T17:00"));
-    closed(id, "2026-06-04T17:00", OutsideHours, Some("2026-06-05T08:00"), Some("2026-06-05T21:00"));
-    closed(id, "2026-06-05T07:59", OutsideHours, Some("2026-06-05T08:00"), Some("2026-06-05T21:00"));
-    open(id, "2026-06-05T08:00", Some("2026-06-05T21:00"));
-    open(id, "2026-06-06T20:59", Some("2026-06-06T21:00")); // Saturday: 休日を含む
-    closed(id, "2026-06-06T21:00", OutsideHours, Some("2026-06-07T08:00"), Some("2026-06-07T21:00"));
-    closed(id, "2026-06-07T21:00", OutsideHours, Some("2026-06-08T08:00"), Some("2026-06-09T00:00"));
-    open(id, "2026-06-08T08:00", Some("2026-06-09T00:00"));
-    open(id, "2026-06-08T23:59", Some("2026-06-09T00:00")); // 8–24: until midnight
-    closed(id, "2026-06-09T00:00", OutsideHours, Some("2026-06-09T08:00"), Some("2026-06-10T00:00"));
-    open(id, "2026-06-10T23:59", Some("2026-06-11T00:00"));
-    closed(id, "2026-06-11T00:00", OutsideHours, Some("2026-06-11T09:00"), Some("2026-06-11T17:00"));
-    closed(id, "2026-06-11T08:59", OutsideHours, Some("2026-06-11T09:00"), Some("2026-06-11T17:00"));
-    open(id, "2026-06-11T09:00", Some("2026-06-11T17:00"));
-    closed(id, "2026-06-13T10:00", Weekend, Some("2026-06-15T09:00"), Some("2026-06-15T17:00"));
-    // Month end → day 1 (6/30 Tue → 7/1 Wed).
-    closed(id, "2026-06-30T17:00", OutsideHours, Some("2026-07-01T09:00"), Some("2026-07-01T17:00"));
-    // Holidays: days 1–4 closed on them, days 5–7 open on them.
-    closed(id, "2026-05-04T10:00", Holiday, Some("2026-05-05T08:00"), Some("2026-05-05T21:00"));
-    open(id, "2026-05-05T10:00", Some("2026-05-05T21:00"));
-    open(id, "2026-05-06T20:59", Some("2026-05-06T21:00"));
-    // Year end (12/29–1/3), then 1/4 (Mon) on 9–17.
-    closed(id, "2026-12-28T17:00", OutsideHours, Some("2027-01-04T09:00"), Some("2027-01-04T17:00"));
-    closed(id, "2027-01-03T23:59", YearEnd, Some("2027-01-04T09:00"), Some("2027-01-04T17:00"));
-    closed(id, "2027-01-04T17:00", OutsideHours, Some("2027-01-05T08:00"), Some("2027-01-05T21:00"));
+    check(
+        SskNetwork,
+        &[
+            "2026-06-01T08:59 outside_hours 2026-06-01T09:00 2026-06-01T17:00",
+            "2026-06-04T16:59 open 2026-06-04T17:00",
+            "2026-06-04T17:00 outside_hours 2026-06-05T08:00 2026-06-05T21:00",
+            "2026-06-05T07:59 outside_hours 2026-06-05T08:00 2026-06-05T21:00",
+            "2026-06-05T08:00 open 2026-06-05T21:00",
+            // Saturday in days 5–7: 休日を含む.
+            "2026-06-06T20:59 open 2026-06-06T21:00",
+            "2026-06-06T21:00 outside_hours 2026-06-07T08:00 2026-06-07T21:00",
+            "2026-06-07T21:00 outside_hours 2026-06-08T08:00 2026-06-09T00:00",
+            "2026-06-08T08:00 open 2026-06-09T00:00",
+            // 8–24: open until midnight, closed at 0:00.
+            "2026-06-08T23:59 open 2026-06-09T00:00",
+            "2026-06-09T00:00 outside_hours 2026-06-09T08:00 2026-06-10T00:00",
+            "2026-06-10T23:59 open 2026-06-11T00:00",
+            "2026-06-11T00:00 outside_hours 2026-06-11T09:00 2026-06-11T17:00",
+            "2026-06-11T08:59 outside_hours 2026-06-11T09:00 2026-06-11T17:00",
+            "2026-06-11T09:00 open 2026-06-11T17:00",
+            "2026-06-13T10:00 weekend 2026-06-15T09:00 2026-06-15T17:00",
+            // Month end → day 1 (6/30 Tue → 7/1 Wed).
+            "2026-06-30T17:00 outside_hours 2026-07-01T09:00 2026-07-01T17:00",
+            // Holidays: days 1–4 closed on them, days 5–7 open on them.
+            "2026-05-04T10:00 holiday 2026-05-05T08:00 2026-05-05T21:00",
+            "2026-05-05T10:00 open 2026-05-05T21:00",
+            "2026-05-06T20:59 open 2026-05-06T21:00",
+            // Year end (12/29–1/3), then 1/4 (Mon) on 9–17, then 1/5 on 8–21.
+            "2026-12-28T17:00 outside_hours 2027-01-04T09:00 2027-01-04T17:00",
+            "2027-01-03T23:59 year_end 2027-01-04T09:00 2027-01-04T17:00",
+            "2027-01-04T17:00 outside_hours 2027-01-05T08:00 2027-01-05T21:00",
+        ],
+    );
 }
 
 #[test]
 fn ssk_system_month_bands_and_unpublished_days() {
-    let id = SskSystem;
-    open(id, "2026-05-29T16:59", Some("2026-05-29T17:00"));
-    closed(id, "2026-05-29T17:00", OutsideHours, Some("2026-06-05T08:00"), Some("2026-06-05T21:00"));
-    for at in ["2026-06-01T00:00", "2026-06-02T10:00", "2026-06-04T23:59"] {
-        closed(id, at, NoPublishedHours, Some("2026-06-05T08:00"), Some("2026-06-05T21:00"));
-    }
-    // Days 1–4 on a Saturday: still "no published hours", not "weekend".
-    closed(id, "2026-07-04T10:00", NoPublishedHours, Some("2026-07-05T08:00"), Some("2026-07-05T21:00"));
-    open(id, "2026-06-05T08:00", Some("2026-06-05T21:00"));
-    open(id, "2026-06-07T20:59", Some("2026-06-07T21:00")); // Sunday
-    closed(id, "2026-06-07T21:00", OutsideHours, Some("2026-06-08T08:00"), Some("2026-06-09T00:00"));
-    open(id, "2026-06-10T23:59", Some("2026-06-11T00:00"));
-    closed(id, "2026-06-11T00:00", OutsideHours, Some("2026-06-11T08:00"), Some("2026-06-11T21:00"));
-    open(id, "2026-06-11T08:00", Some("2026-06-11T21:00"));
-    open(id, "2026-06-12T20:59", Some("2026-06-12T21:00"));
-    closed(id, "2026-06-12T21:00", OutsideHours, Some("2026-06-15T09:00"), Some("2026-06-15T17:00"));
-    closed(id, "2026-06-13T10:00", Weekend, Some("2026-06-15T09:00"), Some("2026-06-15T17:00"));
-    open(id, "2026-07-11T10:00", Some("2026-07-11T21:00")); // Saturday, day 11
-    closed(id, "2026-07-13T08:59", OutsideHours, Some("2026-07-13T09:00"), Some("2026-07-13T17:00"));
-    open(id, "2026-07-13T09:00", Some("2026-07-13T17:00"));
-    // Year end, then 1/4 unpublished, then 1/5.
-    closed(id, "2026-12-28T17:00", OutsideHours, Some("2027-01-05T08:00"), Some("2027-01-05T21:00"));
-    closed(id, "2027-01-02T10:00", YearEnd, Some("2027-01-05T08:00"), Some("2027-01-05T21:00"));
-    closed(id, "2027-01-04T10:00", NoPublishedHours, Some("2027-01-05T08:00"), Some("2027-01-05T21:00"));
+    check(
+        SskSystem,
+        &[
+            "2026-05-29T16:59 open 2026-05-29T17:00",
+            "2026-05-29T17:00 outside_hours 2026-06-05T08:00 2026-06-05T21:00",
+            "2026-06-01T00:00 no_published_hours 2026-06-05T08:00 2026-06-05T21:00",
+            "2026-06-02T10:00 no_published_hours 2026-06-05T08:00 2026-06-05T21:00",
+            "2026-06-04T23:59 no_published_hours 2026-06-05T08:00 2026-06-05T21:00",
+            // Days 1–4 on a Saturday: still "no published hours", not "weekend".
+            "2026-07-04T10:00 no_published_hours 2026-07-05T08:00 2026-07-05T21:00",
+            "2026-06-05T08:00 open 2026-06-05T21:00",
+            "2026-06-07T20:59 open 2026-06-07T21:00",
+            "2026-06-07T21:00 outside_hours 2026-06-08T08:00 2026-06-09T00:00",
+            "2026-06-10T23:59 open 2026-06-11T00:00",
+            "2026-06-11T00:00 outside_hours 2026-06-11T08:00 2026-06-11T21:00",
+            "2026-06-11T08:00 open 2026-06-11T21:00",
+            "2026-06-12T20:59 open 2026-06-12T21:00",
+            "2026-06-12T21:00 outside_hours 2026-06-15T09:00 2026-06-15T17:00",
+            "2026-06-13T10:00 weekend 2026-06-15T09:00 2026-06-15T17:00",
+            // Day 11 on a Saturday: 休日を含む.
+            "2026-07-11T10:00 open 2026-07-11T21:00",
+            "2026-07-13T08:59 outside_hours 2026-07-13T09:00 2026-07-13T17:00",
+            "2026-07-13T09:00 open 2026-07-13T17:00",
+            // Year end, then 1/4 unpublished, then 1/5.
+            "2026-12-28T17:00 outside_hours 2027-01-05T08:00 2027-01-05T21:00",
+            "2027-01-02T10:00 year_end 2027-01-05T08:00 2027-01-05T21:00",
+            "2027-01-04T10:00 no_published_hours 2027-01-05T08:00 2027-01-05T21:00",
+        ],
+    );
 }
 
 #[test]
 fn leap_years_and_month_ends() {
-    let id = SskNetwork;
-    // 2028: Feb 28 Mon, Feb 29 Tue, Mar 1 Wed.
-    closed(id, "2028-02-28T17:00", OutsideHours, Some("2028-02-29T09:00"), Some("2028-02-29T17:00"));
-    open(id, "2028-02-29T16:59", Some("2028-02-29T17:00"));
-    closed(id, "2028-02-29T17:00", OutsideHours, Some("2028-03-01T09:00"), Some("2028-03-01T17:00"));
-    // 2026 (not leap): Fri Feb 27 → Mon Mar 2.
-    closed(id, "2026-02-27T17:00", OutsideHours, Some("2026-03-02T09:00"), Some("2026-03-02T17:00"));
-    closed(SskSystem, "2028-02-29T17:00", OutsideHours, Some("2028-03-05T08:00"), Some("2028-03-05T21:00"));
-    closed(LenovoPc, "2026-07-31T17:00", OutsideHours, Some("2026-08-03T09:00"), Some("2026-08-03T17:00"));
+    // 2028: Feb 28 Mon, Feb 29 Tue, Mar 1 Wed. 2026 (not leap): Fri Feb 27 → Mon Mar 2.
+    check(
+        SskNetwork,
+        &[
+            "2028-02-28T17:00 outside_hours 2028-02-29T09:00 2028-02-29T17:00",
+            "2028-02-29T16:59 open 2028-02-29T17:00",
+            "2028-02-29T17:00 outside_hours 2028-03-01T09:00 2028-03-01T17:00",
+            "2026-02-27T17:00 outside_hours 2026-03-02T09:00 2026-03-02T17:00",
+        ],
+    );
+    check(
+        SskSystem,
+        &["2028-02-29T17:00 outside_hours 2028-03-05T08:00 2028-03-05T21:00"],
+    );
+    check(
+        LenovoPc,
+        &["2026-07-31T17:00 outside_hours 2026-08-03T09:00 2026-08-03T17:00"],
+    );
 }
 
 #[test]
@@ -250,7 +315,10 @@ fn touching_spans_merge_across_midnight_and_within_a_day() {
     assert_eq!(s.closes_at, Some(t("2026-05-10T00:00")));
     const SPLIT: &[Span] = &[Span::hm(9, 0, 12, 0), Span::hm(12, 0, 17, 0)];
     let split = weekly(SPLIT, &[], &[]);
-    assert_eq!(split.state(t("2026-05-08T10:00")).closes_at, Some(t("2026-05-08T17:00")));
+    assert_eq!(
+        split.state(t("2026-05-08T10:00")).closes_at,
+        Some(t("2026-05-08T17:00"))
+    );
     // Every day but holidays: the run ends at the next holiday (2026-07-20 海の日).
     let no_holidays = weekly(ALL_DAY, ALL_DAY, ALL_DAY);
     let s = no_holidays.state(t("2026-05-08T10:00"));

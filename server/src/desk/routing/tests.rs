@@ -2,7 +2,6 @@ use std::borrow::Cow;
 
 use super::super::hours::{Span, WeeklyHours, YearEndClosure};
 use super::super::query::{OmakaseContract, SiteContact};
-use super::super::status::{desk_status, directory};
 use super::*;
 
 fn t(text: &str) -> DateTime<FixedOffset> {
@@ -38,7 +37,10 @@ fn line_fault_at_night_goes_to_113_which_never_closes() {
     let a = route(&q(Part::Line), &none(), t("2026-05-10T02:00")).unwrap();
     assert_eq!((a.desk, a.part_desk), (DeskId::Flets113, DeskId::Flets113));
     assert!(a.open);
-    assert_eq!((a.next_open, a.closes_at, a.closed_reason), (None, None, None));
+    assert_eq!(
+        (a.next_open, a.closes_at, a.closed_reason),
+        (None, None, None)
+    );
     assert_eq!(a.fallback, None);
     assert!(a.contacts.iter().any(|c| c.value == "0120-000-113"));
     assert!(has(&a.notes, "9:00〜17:00"));
@@ -96,7 +98,10 @@ fn router_needs_a_model_and_a_matching_serial() {
     let err = route(&q(Part::Router), &none(), t("2026-05-08T10:00")).unwrap_err();
     assert_eq!(err, RouteError::MissingRouterModel);
     let msg = err.to_string();
-    assert!(msg.contains("--router-model") && msg.contains("AT-AR1050V | NVR700 | RTX830"), "{msg}");
+    assert!(
+        msg.contains("--router-model") && msg.contains("AT-AR1050V | NVR700 | RTX830"),
+        "{msg}"
+    );
 
     let query = RouteQuery {
         router_model: Some(RouterModel::Nvr700),
@@ -169,7 +174,10 @@ fn pc_prepares_serial_phrase_and_mail_subject() {
 fn card_reader_needs_a_maker_and_uses_the_operators_directory() {
     let err = route(&q(Part::CardReader), &none(), t("2026-05-08T10:00")).unwrap_err();
     assert_eq!(err, RouteError::MissingReaderMaker);
-    assert!(err.to_string().contains("fujitsu | panasonic | atlus | almex | canon"));
+    assert!(
+        err.to_string()
+            .contains("fujitsu | panasonic | atlus | almex | canon")
+    );
 
     let query = RouteQuery {
         reader_maker: Some(ReaderMaker::Canon),
@@ -211,7 +219,10 @@ fn outside_the_standard_configuration_subscribed_sites_call_the_part_desk() {
     ];
     for (part, expected) in cases {
         for maintenance in [Maintenance::None, Maintenance::Omakase] {
-            let query = RouteQuery { maintenance, ..q(part) };
+            let query = RouteQuery {
+                maintenance,
+                ..q(part)
+            };
             let a = route(&query, &none(), t("2026-05-08T10:00")).unwrap();
             assert_eq!((a.desk, a.part_desk), (expected, expected), "{part:?}");
         }
@@ -226,7 +237,10 @@ fn outside_the_standard_configuration_subscribed_sites_call_the_part_desk() {
 
 #[test]
 fn every_standard_part_goes_to_omakase_when_subscribed() {
-    for part in Part::ALL.into_iter().filter(|p| p.is_standard_configuration()) {
+    for part in Part::ALL
+        .into_iter()
+        .filter(|p| p.is_standard_configuration())
+    {
         let query = RouteQuery {
             maintenance: Maintenance::Omakase,
             router_model: Some(RouterModel::Rtx830),
@@ -236,7 +250,10 @@ fn every_standard_part_goes_to_omakase_when_subscribed() {
         let a = route(&query, &none(), t("2026-05-08T10:00")).unwrap();
         assert_eq!(a.desk, DeskId::Omakase, "{part:?}");
         assert_ne!(a.part_desk, DeskId::Omakase);
-        assert!(a.fallback.is_some(), "{part:?}: a weekday 10:00 fallback exists");
+        assert!(
+            a.fallback.is_some(),
+            "{part:?}: a weekday 10:00 fallback exists"
+        );
     }
 }
 
@@ -263,7 +280,11 @@ fn hub_is_a_web_form() {
     let a = route(&q(Part::Hub), &none(), t("2026-01-01T03:00")).unwrap();
     assert_eq!(a.desk, DeskId::ApresiaHub);
     assert!(a.open);
-    assert!(a.contacts.iter().any(|c| c.value.starts_with("https://www.apresia.jp/")));
+    assert!(
+        a.contacts
+            .iter()
+            .any(|c| c.value.starts_with("https://www.apresia.jp/"))
+    );
     assert!(has(&a.notes, "常時受付"));
 }
 
@@ -273,7 +294,11 @@ fn json_has_the_contract_fields() {
         router_model: Some(RouterModel::AtAr1050v),
         ..q(Part::Router)
     };
-    let a = route(&query, &none(), DateTime::parse_from_rfc3339("2026-05-09T01:00:00Z").unwrap());
+    let a = route(
+        &query,
+        &none(),
+        DateTime::parse_from_rfc3339("2026-05-09T01:00:00Z").unwrap(),
+    );
     let v = serde_json::to_value(a.unwrap()).unwrap();
     assert_eq!(v["at"], "2026-05-09T10:00:00+09:00");
     assert_eq!(v["desk"], "allied-router");
@@ -283,57 +308,22 @@ fn json_has_the_contract_fields() {
     assert_eq!(v["next_open"], "2026-05-11T09:00:00+09:00");
     assert_eq!(v["closes_at"], "2026-05-11T17:30:00+09:00");
     assert_eq!(v["holiday"], serde_json::Value::Null);
-    assert_eq!(v["contacts"][0], serde_json::json!({"kind": "phone", "value": "045-330-4846"}));
+    assert_eq!(
+        v["contacts"][0],
+        serde_json::json!({"kind": "phone", "value": "045-330-4846"})
+    );
     assert_eq!(v["fallback"], "onshi-call-center");
     assert!(v["prepare"].is_array() && v["notes"].is_array());
     assert!(v["name"].is_string());
 
-    let v = serde_json::to_value(route(&q(Part::HowTo), &none(), t("2026-05-05T10:00")).unwrap()).unwrap();
+    let v = serde_json::to_value(route(&q(Part::HowTo), &none(), t("2026-05-05T10:00")).unwrap())
+        .unwrap();
     assert_eq!(v["closed_reason"], "holiday");
     assert_eq!(v["holiday"], "こどもの日");
-    let v = serde_json::to_value(route(&q(Part::Line), &none(), t("2026-05-05T10:00")).unwrap()).unwrap();
-    assert_eq!((&v["next_open"], &v["closes_at"]), (&serde_json::Value::Null, &serde_json::Value::Null));
-}
-
-#[test]
-fn query_deserializes_with_cli_spellings() {
-    let query: RouteQuery = serde_json::from_value(serde_json::json!({
-        "part": "card-reader", "reader-maker": "canon", "maintenance": "omakase"
-    }))
-    .unwrap();
-    assert_eq!(query.reader_maker, Some(ReaderMaker::Canon));
-    assert_eq!(query.maintenance, Maintenance::Omakase);
-    let query: RouteQuery =
-        serde_json::from_value(serde_json::json!({"part": "router", "router_model": "AT-AR1050V"})).unwrap();
-    assert_eq!(query.router_model, Some(RouterModel::AtAr1050v));
-    assert_eq!(query.maintenance, Maintenance::None);
-    let query: RouteQuery =
-        serde_json::from_value(serde_json::json!({"part": "router", "router_model": "nvr700"})).unwrap();
-    assert_eq!(query.router_model, Some(RouterModel::Nvr700));
-    assert!(serde_json::from_value::<RouteQuery>(serde_json::json!({"part": "modem"})).is_err());
-}
-
-#[test]
-fn desk_status_and_directory() {
-    let s = desk_status(DeskId::SskSystem, t("2026-06-10T23:59"));
-    assert!(s.open);
-    let v = serde_json::to_value(&s).unwrap();
-    assert_eq!(v["desk"], "ssk-system");
-    assert_eq!(v["closes_at"], "2026-06-11T00:00:00+09:00");
-    assert_eq!(v["next_open"], "2026-06-10T23:59:00+09:00");
-    assert_eq!(v["closed_reason"], serde_json::Value::Null);
-
-    let listing = directory(&none(), t("2026-05-08T10:00"));
-    assert_eq!(listing.len(), 14);
-    let ids: Vec<DeskId> = listing.iter().map(|d| d.id).collect();
-    assert_eq!(ids, DeskId::ALL);
-    let by = |id| listing.iter().find(|d| d.id == id).unwrap();
-    assert!(by(DeskId::LenovoPc).open_now);
-    assert!(!by(DeskId::Omakase).open_now);
-    assert_eq!(by(DeskId::YamahaRouter).year_end, Some("12/29〜1/4"));
-    assert_eq!(by(DeskId::AlliedRouter).year_end, Some("12/29〜1/3"));
-    assert_eq!(by(DeskId::Flets113).year_end, None);
-    let v = serde_json::to_value(by(DeskId::AlliedRouter)).unwrap();
-    assert_eq!(v["open_now"], true);
-    assert_eq!(v["serial_prefix"], "S/NA");
+    let v = serde_json::to_value(route(&q(Part::Line), &none(), t("2026-05-05T10:00")).unwrap())
+        .unwrap();
+    assert_eq!(
+        (&v["next_open"], &v["closes_at"]),
+        (&serde_json::Value::Null, &serde_json::Value::Null)
+    );
 }

@@ -1,0 +1,113 @@
+//! The gRPC channel to onshi-server: TLS that verifies the server with our
+//! CA, and the agent's client certificate (mTLS) from enrolment. Renews the
+//! certificate before it expires.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use onshi_proto::v1 as pb;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use crate::cli::RunArgs;
+use crate::enroll;
+
+/// Renew when less than this is left (certificates live 30 days).
+const RENEW_BEFORE_DAYS: i64 = 10;
+
+pub async fn channel(args: &RunArgs) -> anyhow::Result<Channel> {
+    let id = enroll::Identity::in_dir(&args.state_dir);
+    complete_pending_renewal(&id)?;
+    if !id.exists() {
+        bail!(
+            "this PC is not enrolled (no client certificate in {}): run `onshi-agent enroll --server URL --token TOKEN --ca-fingerprint FP` first",
+            args.state_dir.display()
+        );
+    }
+    let ca_path = args.ca_cert.clone().unwrap_or_else(|| id.ca.clone());
+    let ca = std::fs::read_to_string(&ca_path).with_context(|| {
+        format!(
+            "cannot read CA certificate {} (--ca-cert)",
+            ca_path.display()
+        )
+    })?;
+    let cert = std::fs::read_to_string(&id.cert)
+        .with_context(|| format!("cannot read {}", id.cert.display()))?;
+    let key = std::fs::read_to_string(&id.key)
+        .with_context(|| format!("cannot read {}", id.key.display()))?;
+    let endpoint = Endpoint::from_shared(args.server.clone()).with_context(|| {
+        format!(
+            "--server {:?} is not a URL like https://host:50051",
+            args.server
+        )
+    })?;
+    let host = endpoint.uri().host().unwrap_or("localhost").to_owned();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .identity(Identity::from_pem(cert, key))
+        .domain_name(args.tls_name.clone().unwrap_or(host));
+    Ok(endpoint
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        // Lazy: the agent starts (and spools) even while the server is down.
+        .connect_lazy())
+}
+
+/// Finishes a renewal interrupted between its two renames (see
+/// `renew_if_due`): both `.next` files were complete before the first one.
+fn complete_pending_renewal(id: &enroll::Identity) -> std::io::Result<()> {
+    let (key_next, cert_next) = (
+        id.key.with_extension("next"),
+        id.cert.with_extension("next"),
+    );
+    if key_next.exists() && cert_next.exists() {
+        std::fs::rename(&key_next, &id.key)?;
+    }
+    if cert_next.exists() && !key_next.exists() {
+        std::fs::rename(&cert_next, &id.cert)?;
+    }
+    Ok(())
+}
+
+/// Days until the client certificate expires, if it can be read.
+pub fn days_left(args: &RunArgs) -> Option<i64> {
+    let pem = std::fs::read(enroll::Identity::in_dir(&args.state_dir).cert).ok()?;
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
+    let cert = parsed.parse_x509().ok()?;
+    let not_after = cert.validity().not_after.timestamp();
+    Some((not_after - chrono::Utc::now().timestamp()) / 86_400)
+}
+
+/// Renews the client certificate when it is due. Returns true when a new
+/// certificate was stored (the caller then rebuilds its channel).
+pub async fn renew_if_due(args: &RunArgs, channel: Channel) -> anyhow::Result<bool> {
+    match days_left(args) {
+        Some(days) if days >= RENEW_BEFORE_DAYS => return Ok(false),
+        None => return Ok(false),
+        Some(_) => {}
+    }
+    let key = rcgen::KeyPair::generate()?;
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())?
+        .serialize_request(&key)?
+        .pem()?;
+    let response = pb::enrollment_service_client::EnrollmentServiceClient::new(channel)
+        .renew(pb::RenewRequest { csr_pem: csr })
+        .await
+        .map_err(|s| anyhow::anyhow!("certificate renewal refused: {}", s.message()))?
+        .into_inner();
+    let id = enroll::Identity::in_dir(&args.state_dir);
+    // Both files are complete before either is renamed into place; a crash
+    // between the renames is finished by `complete_pending_renewal`.
+    enroll::write_private(
+        &id.key.with_extension("next"),
+        key.serialize_pem().as_bytes(),
+    )?;
+    enroll::write_file(
+        &id.cert.with_extension("next"),
+        response.certificate_pem.as_bytes(),
+    )?;
+    std::fs::rename(id.key.with_extension("next"), &id.key)?;
+    std::fs::rename(id.cert.with_extension("next"), &id.cert)?;
+    tracing::info!("client certificate renewed");
+    Ok(true)
+}

@@ -1,0 +1,130 @@
+//! HTTP adapter of desk routing: `GET /api/v1/desk/route`, `GET
+//! /api/v1/desks`, and the OpenAPI document. With `site_id`, the site's
+//! profile (maintenance, router, reader) and contacts come from the database;
+//! explicit query parameters win. (This file is the module's only I/O.)
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use chrono::{DateTime, FixedOffset, Utc};
+
+use super::{
+    AtParam, Maintenance, OmakaseContract, ReaderMaker, RouteQuery, RouterModel, SiteContact,
+    SiteContacts,
+};
+use crate::error::Error;
+use crate::portal::AppState;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SiteParam {
+    #[serde(default)]
+    site_id: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SiteProfile {
+    maintenance: String,
+    router_model: Option<String>,
+    reader_maker: Option<String>,
+    omakase_dial: Option<String>,
+    receipt_vendor: Option<String>,
+}
+
+fn bad_query(e: QueryRejection) -> Error {
+    Error::InvalidArgument(format!("クエリが正しくありません: {}", e.body_text()))
+}
+
+fn at_or_now(at: AtParam) -> DateTime<FixedOffset> {
+    at.at
+        .unwrap_or_else(|| Utc::now().with_timezone(&super::JST))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
+}
+
+/// The site's profile and contacts; the query's own values take precedence.
+async fn load_site(
+    state: &AppState,
+    site_id: &str,
+    query: &mut Option<&mut RouteQuery>,
+) -> Result<SiteContacts, Error> {
+    let profile: SiteProfile = sqlx::query_as(
+        "SELECT maintenance, router_model, reader_maker, omakase_dial, receipt_vendor FROM sites WHERE site_id = $1",
+    )
+    .bind(site_id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(|| Error::NotFound(format!("site {site_id}")))?;
+    if let Some(q) = query.as_deref_mut() {
+        if q.maintenance == Maintenance::None && profile.maintenance == "omakase" {
+            q.maintenance = Maintenance::Omakase;
+        }
+        if q.router_model.is_none() {
+            q.router_model = profile
+                .router_model
+                .as_deref()
+                .and_then(parse::<RouterModel>);
+        }
+        if q.reader_maker.is_none() {
+            q.reader_maker = profile
+                .reader_maker
+                .as_deref()
+                .and_then(parse::<ReaderMaker>);
+        }
+    }
+    Ok(SiteContacts {
+        omakase: profile
+            .omakase_dial
+            .map(|dial| OmakaseContract { dial, hours: None }),
+        reader_maker: None,
+        receipt_vendor: profile.receipt_vendor.map(|name| SiteContact {
+            name,
+            ..Default::default()
+        }),
+    })
+}
+
+pub async fn route(
+    State(state): State<AppState>,
+    query: Result<Query<RouteQuery>, QueryRejection>,
+    at: Result<Query<AtParam>, QueryRejection>,
+    site: Result<Query<SiteParam>, QueryRejection>,
+) -> Result<impl IntoResponse, Error> {
+    let Query(mut query) = query.map_err(bad_query)?;
+    let Query(at) = at.map_err(bad_query)?;
+    let Query(site) = site.map_err(bad_query)?;
+    let contacts = match site.site_id.as_deref() {
+        Some(id) => load_site(&state, id, &mut Some(&mut query)).await?,
+        None => SiteContacts::default(),
+    };
+    let answer = super::route(&query, &contacts, at_or_now(at))
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    Ok(Json(answer))
+}
+
+pub async fn desks(
+    State(state): State<AppState>,
+    at: Result<Query<AtParam>, QueryRejection>,
+    site: Result<Query<SiteParam>, QueryRejection>,
+) -> Result<impl IntoResponse, Error> {
+    let Query(at) = at.map_err(bad_query)?;
+    let Query(site) = site.map_err(bad_query)?;
+    let contacts = match site.site_id.as_deref() {
+        Some(id) => load_site(&state, id, &mut None).await?,
+        None => SiteContacts::default(),
+    };
+    let at = at_or_now(at);
+    Ok(Json(
+        serde_json::json!({ "at": at.to_rfc3339(), "desks": super::list_desks(&contacts, at) }),
+    ))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+}
