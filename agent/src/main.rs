@@ -5,6 +5,7 @@ mod cli;
 mod delivery;
 mod enroll;
 mod probe;
+mod spool;
 mod state;
 mod transport;
 

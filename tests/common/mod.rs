@@ -100,38 +100,27 @@ pub fn bin(name: &str) -> PathBuf {
                 path.display()
             )
         });
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let crate_dir = if name == "onshi-agent" {
-        "agent"
-    } else {
-        "server"
-    };
-    for dir in [crate_dir, "proto", "migrations", "templates"] {
-        if newest(&root.join(dir)).is_some_and(|t| t > built) {
-            panic!(
-                "{} is older than its sources: run `cargo build --workspace` or `cargo test --workspace`",
-                path.display()
-            );
-        }
-    }
+    // Cargo's dep-info lists exactly the sources the binary was built from.
+    let deps = std::fs::read_to_string(dir.join(format!("{name}.d"))).unwrap_or_default();
+    let stale = deps
+        .split_once(": ")
+        .map(|(_, list)| {
+            list.split_whitespace()
+                .any(|dep| modified_after(Path::new(dep), built))
+        })
+        .unwrap_or(false);
+    assert!(
+        !stale,
+        "{} is older than its sources: run `cargo build --workspace` or `cargo test --workspace`",
+        path.display()
+    );
     path
 }
 
-fn newest(dir: &Path) -> Option<std::time::SystemTime> {
-    let mut latest = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let t = if path.is_dir() {
-            if path.ends_with("tests") || path.ends_with("benches") {
-                continue;
-            }
-            newest(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).ok()
-        };
-        latest = latest.max(t);
-    }
-    latest
+fn modified_after(path: &Path, t: std::time::SystemTime) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|m| m > t)
 }
 
 /// The real server binary, on free ports, with its own data directory.

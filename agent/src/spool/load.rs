@@ -23,8 +23,17 @@ struct Seen {
 }
 
 enum Item {
-    Report { seq: u64, offset: u64, len: u32, low_value: bool },
-    Damage { offset: u64, len: u64, at_tail: bool },
+    Report {
+        seq: u64,
+        offset: u64,
+        len: u32,
+        low_value: bool,
+    },
+    Damage {
+        offset: u64,
+        len: u64,
+        at_tail: bool,
+    },
 }
 
 pub(super) fn load(dir: &Path, ids: &[u64]) -> Loaded {
@@ -60,7 +69,14 @@ pub(super) fn load(dir: &Path, ids: &[u64]) -> Loaded {
             }
         }
         for d in &scan.damage {
-            items.push((d.offset as u64, Item::Damage { offset: d.offset as u64, len: d.len as u64, at_tail: d.at_tail }));
+            items.push((
+                d.offset as u64,
+                Item::Damage {
+                    offset: d.offset as u64,
+                    len: d.len as u64,
+                    at_tail: d.at_tail,
+                },
+            ));
         }
         items.sort_by_key(|(offset, _)| *offset);
         seen.push(Seen {
@@ -87,7 +103,11 @@ pub(super) fn load(dir: &Path, ids: &[u64]) -> Loaded {
                     }
                     prev_seq = prev_seq.max(*seq);
                 }
-                Item::Damage { offset, len, at_tail } => {
+                Item::Damage {
+                    offset,
+                    len,
+                    at_tail,
+                } => {
                     tracing::error!(
                         segment = s.id,
                         offset,
@@ -124,18 +144,45 @@ pub(super) fn load(dir: &Path, ids: &[u64]) -> Loaded {
             (s.bytes, report_offsets(&s))
         };
         let mut max_seq = 0;
-        for (item, offset) in s.items.iter().filter(|i| matches!(i, Item::Report { .. })).zip(offsets) {
-            let Item::Report { seq, len, low_value, .. } = *item else { continue };
+        for (item, offset) in s
+            .items
+            .iter()
+            .filter(|i| matches!(i, Item::Report { .. }))
+            .zip(offsets)
+        {
+            let Item::Report {
+                seq,
+                len,
+                low_value,
+                ..
+            } = *item
+            else {
+                continue;
+            };
             max_seq = max_seq.max(seq);
             // Strictly increasing: a seq seen twice is delivered once.
             if seq > last_pending {
-                pending.push_back(Entry { seq, segment: s.id, offset, len, low_value });
+                pending.push_back(Entry {
+                    seq,
+                    segment: s.id,
+                    offset,
+                    len,
+                    low_value,
+                });
                 last_pending = seq;
             }
         }
-        segments.push(Segment { id: s.id, bytes, max_seq });
+        segments.push(Segment {
+            id: s.id,
+            bytes,
+            max_seq,
+        });
     }
-    Loaded { segments, pending, marks }
+    Loaded {
+        segments,
+        pending,
+        marks,
+    }
 }
 
 fn report_offsets(s: &Seen) -> Vec<u64> {
@@ -165,6 +212,9 @@ fn repair(dir: &Path, s: &Seen, marks: Marks) -> std::io::Result<(u64, Vec<u64>)
     }
     out.extend(record::encode(&Record::mark(marks)));
     write_atomically(&path, &out)?;
-    tracing::warn!(segment = s.id, "spool: damaged segment rewritten without the damaged records");
+    tracing::warn!(
+        segment = s.id,
+        "spool: damaged segment rewritten without the damaged records"
+    );
     Ok((out.len() as u64, offsets))
 }

@@ -36,7 +36,10 @@ impl Limits {
     /// Keeps the limits workable: at least four segments fit in the spool.
     fn sane(self) -> Self {
         let max_bytes = self.max_bytes.max(64 * 1024);
-        Limits { max_bytes, segment_bytes: self.segment_bytes.clamp(4 * 1024, max_bytes / 4) }
+        Limits {
+            max_bytes,
+            segment_bytes: self.segment_bytes.clamp(4 * 1024, max_bytes / 4),
+        }
     }
 }
 
@@ -94,11 +97,17 @@ impl Spool {
         let mut ids = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.ends_with(".tmp") {
                 // An interrupted rewrite: the original is still in place.
                 let _ = std::fs::remove_file(&path);
-            } else if let Some(id) = name.strip_suffix(".seg").and_then(|s| s.parse::<u64>().ok()) {
+            } else if let Some(id) = name
+                .strip_suffix(".seg")
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 ids.push(id);
             }
         }
@@ -107,10 +116,16 @@ impl Spool {
         if loaded.segments.is_empty() {
             let bytes = record::encode(&Record::mark(loaded.marks));
             write_atomically(&segment_path(dir, 1), &bytes)?;
-            loaded.segments.push(Segment { id: 1, bytes: bytes.len() as u64, max_seq: 0 });
+            loaded.segments.push(Segment {
+                id: 1,
+                bytes: bytes.len() as u64,
+                max_seq: 0,
+            });
         }
         let newest = loaded.segments.last().map(|s| s.id).unwrap_or(1);
-        let active = OpenOptions::new().append(true).open(segment_path(dir, newest))?;
+        let active = OpenOptions::new()
+            .append(true)
+            .open(segment_path(dir, newest))?;
         let mut spool = Spool {
             dir: dir.to_owned(),
             limits,
@@ -157,11 +172,20 @@ impl Spool {
 
     /// Writes a report durably (fsync) before returning. `loss` is what the
     /// report carries, from [`Spool::unreported_loss`] when it was built.
-    pub fn append(&mut self, seq: u64, low_value: bool, payload: &[u8], loss: Loss) -> io::Result<()> {
+    pub fn append(
+        &mut self,
+        seq: u64,
+        low_value: bool,
+        payload: &[u8],
+        loss: Loss,
+    ) -> io::Result<()> {
         let len = record::frame_len(payload.len()) as u64;
-        self.make_room(len)?;
+        // Room for the report and for the mark that opens a new segment.
+        self.make_room(len + record::frame_len(0) as u64)?;
         let active_bytes = self.segments.last().map(|s| s.bytes).unwrap_or(0);
-        if active_bytes + len > self.limits.segment_bytes && active_bytes > record::frame_len(0) as u64 {
+        if active_bytes + len > self.limits.segment_bytes
+            && active_bytes > record::frame_len(0) as u64
+        {
             let next = self.segments.last().map(|s| s.id + 1).unwrap_or(1);
             self.start_segment(next)?;
         }
@@ -169,13 +193,25 @@ impl Spool {
         marks.last_seq = marks.last_seq.max(seq);
         marks.dropped_reported = marks.dropped_reported.max(loss.dropped_total);
         marks.corrupt_reported = marks.corrupt_reported.max(loss.corrupt_total);
-        let bytes = record::encode(&Record { kind: Kind::Report, seq, low_value, marks, payload });
+        let bytes = record::encode(&Record {
+            kind: Kind::Report,
+            seq,
+            low_value,
+            marks,
+            payload,
+        });
         let offset = self.write_active(&bytes)?;
         self.marks = marks;
         let segment = self.segments.last_mut().expect("an active segment");
         segment.max_seq = segment.max_seq.max(seq);
         if seq > self.marks.settled {
-            self.pending.push_back(Entry { seq, segment: segment.id, offset, len: bytes.len() as u32, low_value });
+            self.pending.push_back(Entry {
+                seq,
+                segment: segment.id,
+                offset,
+                len: bytes.len() as u32,
+                low_value,
+            });
         }
         Ok(())
     }
@@ -183,21 +219,32 @@ impl Spool {
     /// The oldest pending reports with consecutive seqs, read back from disk
     /// and checked. A record that went bad on disk since it was written is
     /// counted as corrupt and skipped.
-    pub fn next_batch(&mut self, max_reports: usize, max_bytes: usize) -> io::Result<Option<Batch>> {
+    pub fn next_batch(
+        &mut self,
+        max_reports: usize,
+        max_bytes: usize,
+    ) -> io::Result<Option<Batch>> {
         loop {
-            let Some(first) = self.pending.front().copied() else { return Ok(None) };
+            let Some(first) = self.pending.front().copied() else {
+                return Ok(None);
+            };
             let mut payloads = Vec::new();
             let mut size = 0usize;
             let mut last = first.seq;
             let mut file: Option<(u64, File)> = None;
             let mut bad: Option<u64> = None;
             for e in self.pending.iter().take(max_reports.max(1)) {
-                if !payloads.is_empty() && (e.seq != last + 1 || size + e.len as usize > max_bytes) {
+                if !payloads.is_empty() && (e.seq != last + 1 || size + e.len as usize > max_bytes)
+                {
                     break;
                 }
                 let f = match &mut file {
                     Some((id, f)) if *id == e.segment => f,
-                    _ => &mut file.insert((e.segment, File::open(self.segment_path(e.segment))?)).1,
+                    _ => {
+                        &mut file
+                            .insert((e.segment, File::open(self.segment_path(e.segment))?))
+                            .1
+                    }
                 };
                 match read_record(f, e) {
                     Some(payload) => {
@@ -212,10 +259,17 @@ impl Spool {
                 }
             }
             if !payloads.is_empty() {
-                return Ok(Some(Batch { first: first.seq, last, payloads }));
+                return Ok(Some(Batch {
+                    first: first.seq,
+                    last,
+                    payloads,
+                }));
             }
             let seq = bad.unwrap_or(first.seq);
-            tracing::error!(seq, "spool: stored report no longer passes its checksum; skipped and counted as corrupt");
+            tracing::error!(
+                seq,
+                "spool: stored report no longer passes its checksum; skipped and counted as corrupt"
+            );
             self.pending.pop_front();
             self.marks.corrupt_total += 1;
             self.append_mark()?;
@@ -239,7 +293,9 @@ impl Spool {
     /// Gives up the oldest pending report (the server rejects it for good);
     /// it is counted as dropped. Returns its seq.
     pub fn give_up_oldest(&mut self) -> io::Result<Option<u64>> {
-        let Some(e) = self.pending.front().copied() else { return Ok(None) };
+        let Some(e) = self.pending.front().copied() else {
+            return Ok(None);
+        };
         self.marks.settled = self.marks.settled.max(e.seq);
         self.marks.dropped_total += 1;
         self.append_mark()?;
@@ -248,7 +304,11 @@ impl Spool {
     }
 
     fn forget_settled(&mut self) {
-        while self.pending.front().is_some_and(|e| e.seq <= self.marks.settled) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|e| e.seq <= self.marks.settled)
+        {
             self.pending.pop_front();
         }
     }
@@ -268,7 +328,10 @@ impl Spool {
     fn write_active(&mut self, bytes: &[u8]) -> io::Result<u64> {
         let segment = self.segments.last_mut().expect("an active segment");
         let offset = segment.bytes;
-        let result = self.active.write_all(bytes).and_then(|()| self.active.sync_data());
+        let result = self
+            .active
+            .write_all(bytes)
+            .and_then(|()| self.active.sync_data());
         if let Err(e) = result {
             let _ = self.active.set_len(offset);
             return Err(e);
@@ -283,7 +346,11 @@ impl Spool {
         let path = self.segment_path(id);
         write_atomically(&path, &bytes)?;
         self.active = OpenOptions::new().append(true).open(&path)?;
-        self.segments.push(Segment { id, bytes: bytes.len() as u64, max_seq: 0 });
+        self.segments.push(Segment {
+            id,
+            bytes: bytes.len() as u64,
+            max_seq: 0,
+        });
         Ok(())
     }
 
@@ -308,7 +375,11 @@ impl Spool {
         self.delete_settled()?;
         let mut i = 0;
         while !fits(self) && i + 1 < self.segments.len() {
-            self.compact(self.segments[i].id)?;
+            let id = self.segments[i].id;
+            // Only segments that still hold low-value reports gain anything.
+            if self.pending.iter().any(|e| e.segment == id && e.low_value) {
+                self.compact(id)?;
+            }
             i += 1;
         }
         while !fits(self) && self.segments.len() > 1 {
@@ -320,7 +391,11 @@ impl Spool {
             self.append_mark()?;
             remove_file(&self.segment_path(seg.id))?;
             self.forget_settled();
-            tracing::warn!(segment = seg.id, reports = lost, "spool full: dropped the oldest reports");
+            tracing::warn!(
+                segment = seg.id,
+                reports = lost,
+                "spool full: dropped the oldest reports"
+            );
         }
         Ok(())
     }
@@ -366,13 +441,21 @@ impl Spool {
             seg.bytes = out.len() as u64;
             seg.max_seq = max_seq;
         }
-        let at = self.pending.iter().position(|e| e.segment == id).unwrap_or(0);
+        let at = self
+            .pending
+            .iter()
+            .position(|e| e.segment == id)
+            .unwrap_or(0);
         self.pending.retain(|e| e.segment != id);
         for (k, e) in entries.into_iter().enumerate() {
             self.pending.insert(at + k, e);
         }
         if dropped > 0 {
-            tracing::warn!(segment = id, reports = dropped, "spool full: dropped unchanged (low-value) reports");
+            tracing::warn!(
+                segment = id,
+                reports = dropped,
+                "spool full: dropped unchanged (low-value) reports"
+            );
         }
         Ok(())
     }

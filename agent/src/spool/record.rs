@@ -95,7 +95,13 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     pub fn mark(marks: Marks) -> Self {
-        Record { kind: Kind::Mark, seq: 0, low_value: false, marks, payload: &[] }
+        Record {
+            kind: Kind::Mark,
+            seq: 0,
+            low_value: false,
+            marks,
+            payload: &[],
+        }
     }
 }
 
@@ -149,7 +155,8 @@ pub fn decode_at(data: &[u8], pos: usize) -> Option<(Record<'_>, usize)> {
         2 => Kind::Mark,
         _ => return None,
     };
-    let word = |i: usize| u64::from_le_bytes(body[2 + i * 8..10 + i * 8].try_into().unwrap_or_default());
+    let word =
+        |i: usize| u64::from_le_bytes(body[2 + i * 8..10 + i * 8].try_into().unwrap_or_default());
     let mut marks = [0u64; 7];
     for (i, m) in marks.iter_mut().enumerate() {
         *m = word(i + 1);
@@ -194,7 +201,11 @@ pub fn scan(data: &[u8]) -> Scan<'_> {
     let mut pos = 0;
     while pos < data.len() {
         if let Some((record, len)) = decode_at(data, pos) {
-            out.records.push(Found { offset: pos, len, record });
+            out.records.push(Found {
+                offset: pos,
+                len,
+                record,
+            });
             pos += len;
             continue;
         }
@@ -202,7 +213,11 @@ pub fn scan(data: &[u8]) -> Scan<'_> {
         let end = next.unwrap_or(data.len());
         match out.damage.last_mut() {
             Some(d) if d.offset + d.len == pos => d.len += end - pos,
-            _ => out.damage.push(Damage { offset: pos, len: end - pos, at_tail: false }),
+            _ => out.damage.push(Damage {
+                offset: pos,
+                len: end - pos,
+                at_tail: false,
+            }),
         }
         pos = end;
     }
@@ -231,11 +246,25 @@ mod tests {
     use super::*;
 
     fn marks(n: u64) -> Marks {
-        Marks { last_seq: n, acked: n / 2, settled: n / 2, dropped_total: 1, corrupt_total: 2, dropped_reported: 1, corrupt_reported: 0 }
+        Marks {
+            last_seq: n,
+            acked: n / 2,
+            settled: n / 2,
+            dropped_total: 1,
+            corrupt_total: 2,
+            dropped_reported: 1,
+            corrupt_reported: 0,
+        }
     }
 
     fn report(seq: u64, payload: &[u8]) -> Vec<u8> {
-        encode(&Record { kind: Kind::Report, seq, low_value: seq % 2 == 0, marks: marks(seq), payload })
+        encode(&Record {
+            kind: Kind::Report,
+            seq,
+            low_value: seq % 2 == 0,
+            marks: marks(seq),
+            payload,
+        })
     }
 
     #[test]
@@ -244,7 +273,10 @@ mod tests {
         let (rec, len) = decode_at(&bytes, 0).unwrap();
         assert_eq!(len, bytes.len());
         assert_eq!(len, frame_len(5));
-        assert_eq!((rec.kind, rec.seq, rec.low_value, rec.payload), (Kind::Report, 7, false, &b"hello"[..]));
+        assert_eq!(
+            (rec.kind, rec.seq, rec.low_value, rec.payload),
+            (Kind::Report, 7, false, &b"hello"[..])
+        );
         assert_eq!(rec.marks, marks(7));
         let m = encode(&Record::mark(marks(3)));
         assert_eq!(decode_at(&m, 0).unwrap().0.kind, Kind::Mark);
@@ -263,7 +295,14 @@ mod tests {
             let scan = scan(&bad);
             let seqs: Vec<u64> = scan.records.iter().map(|f| f.record.seq).collect();
             assert_eq!(seqs, vec![1, 2, 4, 5], "flip at byte {i} of record 3");
-            assert_eq!(scan.damage, vec![Damage { offset: 2 * one, len: one, at_tail: false }]);
+            assert_eq!(
+                scan.damage,
+                vec![Damage {
+                    offset: 2 * one,
+                    len: one,
+                    at_tail: false
+                }]
+            );
         }
     }
 
@@ -287,7 +326,9 @@ mod tests {
                 data.extend(report(seq, &vec![0xEE; (seq * 13) as usize]));
             }
             for _ in 0..(round % 7) {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let at = (seed >> 33) as usize % data.len();
                 data[at] = (seed >> 13) as u8;
             }
@@ -295,9 +336,13 @@ mod tests {
                 data.truncate((seed as usize) % data.len());
             }
             let scan = scan(&data);
-            let covered: usize =
-                scan.records.iter().map(|f| f.len).sum::<usize>() + scan.damage.iter().map(|d| d.len).sum::<usize>();
-            assert_eq!(covered, data.len(), "every byte is either a record or damage");
+            let covered: usize = scan.records.iter().map(|f| f.len).sum::<usize>()
+                + scan.damage.iter().map(|d| d.len).sum::<usize>();
+            assert_eq!(
+                covered,
+                data.len(),
+                "every byte is either a record or damage"
+            );
         }
     }
 
