@@ -462,3 +462,21 @@ async fn csrf_lockout_password_change_and_audit_chain() {
     assert_eq!(verify.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("BROKEN"));
 }
+
+#[tokio::test]
+async fn an_agent_over_its_rate_limit_is_slowed_down() {
+    let db = TestDb::new().await;
+    let server = Server::start_with(&db.url, &["--agent-batches-per-minute", "3"]);
+    let (agent, mut client, _dir) = server.enrolled_client("site-r").await;
+    for seq in 1..=3 {
+        client.submit_reports(batch(&agent, "site-r", seq)).await.unwrap();
+    }
+    let status = client.submit_reports(batch(&agent, "site-r", 4)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert!(status.message().contains("too many batches"));
+    // Other agents are unaffected.
+    let (other, mut other_client, _dir2) = server.enrolled_client("site-r2").await;
+    other_client.submit_reports(batch(&other, "site-r2", 1)).await.unwrap();
+    let metrics = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"onshi_grpc_errors_total{code="ResourceExhausted"} 1"#), "{metrics}");
+}

@@ -133,9 +133,10 @@ impl Default for CertificateConfig {
     fn default() -> Self {
         Self {
             stores: vec![r"LocalMachine\My".into(), r"CurrentUser\My".into()],
-            // The オン資 client certificate is issued through Cybertrust's
-            // managed PKI (the setup installs its MPKI client).
-            matches: vec!["Cybertrust".into(), "オンライン資格確認".into(), "OQS".into()],
+            // The オン資 client certificate is issued by the online-billing
+            // network's common CA, through Cybertrust's managed PKI (the
+            // terminal setup installs its MPKI client).
+            matches: vec!["オンライン請求ネットワーク関連システム共通認証局".into(), "Cybertrust".into(), "OQS".into()],
             desktop_dirs: vec![r"C:\Users\Public\Desktop".into()],
             desktop_extensions: vec!["p12".into(), "pfx".into()],
             backup_confirmed: false,

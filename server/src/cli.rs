@@ -141,6 +141,9 @@ pub struct ServeArgs {
     /// session cookies get `Secure`, responses carry HSTS.
     #[arg(long, env = "ONSHI_BEHIND_TLS")]
     pub behind_tls: bool,
+    /// Report batches one agent may send per minute (burst of the same size).
+    #[arg(long, env = "ONSHI_AGENT_BATCHES_PER_MINUTE", default_value_t = 30)]
+    pub agent_batches_per_minute: u32,
     /// Largest gRPC message accepted, in bytes.
     #[arg(long, env = "ONSHI_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
     pub max_message_bytes: usize,

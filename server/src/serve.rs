@@ -52,13 +52,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let http_addr = http_listener.local_addr()?;
 
     let mut tasks = Vec::new();
+    let ingest = AgentIngest::new(pool.clone(), metrics.clone(), args.agent_batches_per_minute);
+    let limiter_handle = ingest.limiter.clone();
     tasks.push(tokio::spawn(run_grpc(
         grpc_listener,
         &pki,
-        AgentIngest {
-            pool: pool.clone(),
-            metrics: metrics.clone(),
-        },
+        ingest,
         Enrollment {
             pool: pool.clone(),
             pki: pki.clone(),
@@ -80,6 +79,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         .await?;
         Ok(())
     }));
+    tasks.push(tokio::spawn(forget_idle_limits(limiter_handle, shutdown.subscribe())));
     tasks.push(tokio::spawn(maintain_history(
         pool.clone(),
         args.retention_days,
@@ -181,6 +181,11 @@ fn run_grpc<S: std::future::Future<Output = ()> + Send + 'static>(
         .tls_config(tls)
         .map_err(|e| Error::Other(e.into()))?
         .timeout(Duration::from_secs(30))
+        // An agent needs one call at a time; a handful covers enrol + report.
+        .concurrency_limit_per_connection(8)
+        .max_concurrent_streams(16)
+        .tcp_keepalive(Some(Duration::from_secs(60)))
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
         .layer(trace);
     let router = builder
         .add_service(health_service)
@@ -197,6 +202,20 @@ fn run_grpc<S: std::future::Future<Output = ()> + Send + 'static>(
             .await
             .map_err(|e| Error::Other(e.into()))
     })
+}
+
+/// Drops rate-limit state of agents that went quiet, so memory stays bounded.
+async fn forget_idle_limits(
+    limiter: Arc<crate::ingest::service::AgentLimiter>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => limiter.retain_recent(),
+            _ = stop.changed() => return Ok(()),
+        }
+    }
 }
 
 async fn maintain_history(

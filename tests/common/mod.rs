@@ -135,6 +135,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    /// Starts the server with extra `serve` options.
+    pub fn start_with(database_url: &str, extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let log = data_dir.path().join("server.log");
         let mut child = Command::new(bin("onshi-server"))
@@ -145,6 +150,7 @@ impl Server {
                 "--http-addr",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .arg("--data-dir")
             .arg(data_dir.path())
             .env("DATABASE_URL", database_url)

@@ -1,5 +1,7 @@
 //! The tonic `AgentService`: a thin adapter over `validate` and `store`.
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -12,9 +14,22 @@ use super::{store, validate};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
+pub type AgentLimiter = governor::DefaultKeyedRateLimiter<String>;
+
 pub struct AgentIngest {
     pub pool: PgPool,
     pub metrics: Metrics,
+    /// Batches per agent per minute; one misbehaving PC cannot crowd out
+    /// the fleet.
+    pub limiter: Arc<AgentLimiter>,
+}
+
+impl AgentIngest {
+    pub fn new(pool: PgPool, metrics: Metrics, batches_per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(batches_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = governor::Quota::per_minute(per_minute).allow_burst(per_minute);
+        Self { pool, metrics, limiter: Arc::new(governor::RateLimiter::keyed(quota)) }
+    }
 }
 
 #[tonic::async_trait]
@@ -31,6 +46,12 @@ impl AgentService for AgentIngest {
                 "report batch without a valid client certificate"
             );
         })?;
+        if self.limiter.check_key(&cert_agent).is_err() {
+            tracing::warn!(%cert_agent, "agent over its rate limit");
+            return Err(Status::resource_exhausted(
+                "too many batches from this agent; wait a minute and send fewer, larger batches",
+            ));
+        }
         let batch = request.into_inner();
         let span = tracing::Span::current();
         // Debug formatting escapes whatever an agent put in its id.
