@@ -13,6 +13,15 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// TOML config file (docs/agent.md); flags and their environment
+    /// variables override it. Default: /etc/onshi-agent/agent.toml, on
+    /// Windows C:\ProgramData\OnshiAgent\agent.toml (used if present).
+    #[arg(long, global = true, env = "ONSHI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Append logs to this file (rotated at 1 MiB, one old file kept)
+    /// instead of stderr; for the Windows task, which has no console.
+    #[arg(long, global = true, env = "ONSHI_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -23,6 +32,14 @@ pub enum Command {
     Enroll(crate::enroll::EnrollArgs),
     /// Print one snapshot of the probes as JSON (first command on site).
     Probe(ProbeArgs),
+    /// Take a new baseline (accounts, network, reader) after a change made
+    /// by procedure; the agent then stops reporting it as a change.
+    Baseline(BaselineArgs),
+    /// Windows: register the agent as a start-up task running as SYSTEM,
+    /// restarted on failure, and start it.
+    Install(crate::service::InstallArgs),
+    /// Windows: stop and remove the start-up task.
+    Uninstall,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -36,6 +53,10 @@ pub struct ProbeConfig {
     /// Seconds before a single probe gives up.
     #[arg(long, default_value_t = 3.0)]
     pub probe_timeout: f64,
+    /// Replay recorded Windows outputs from this directory instead of
+    /// probing this PC (see agent/tests/fixtures/windows/).
+    #[arg(long, env = "ONSHI_PROBE_SOURCE")]
+    pub probe_source: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -45,12 +66,26 @@ pub struct ProbeArgs {
     /// Output format (json only for now).
     #[arg(long, default_value = "json", value_parser = ["json"])]
     pub format: String,
+    /// State directory whose baseline the snapshot is compared with (read
+    /// only). Default: the agent's.
+    #[arg(long, env = "ONSHI_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub probe: ProbeConfig,
+    /// The agent's state directory (default: the agent's).
+    #[arg(long, env = "ONSHI_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Server gRPC URL, e.g. https://onshi.example.jp:50051
-    #[arg(long, env = "ONSHI_SERVER")]
+    /// Server gRPC URL, e.g. https://onshi.example.jp:50051 (or `server` in
+    /// the config file).
+    #[arg(long, env = "ONSHI_SERVER", default_value = "", hide_default_value = true)]
     pub server: String,
     /// CA certificate (PEM) that signed the server's certificate (default:
     /// the one stored by `enroll` in --state-dir).
@@ -59,14 +94,14 @@ pub struct RunArgs {
     /// TLS name to verify in the server certificate (default: the URL's host).
     #[arg(long, env = "ONSHI_TLS_NAME")]
     pub tls_name: Option<String>,
-    /// Site this PC belongs to.
-    #[arg(long, env = "ONSHI_SITE_ID")]
+    /// Site this PC belongs to (or `site_id` in the config file).
+    #[arg(long, env = "ONSHI_SITE_ID", default_value = "", hide_default_value = true)]
     pub site_id: String,
     /// Agent id; default: generated once and kept in --state-dir.
     #[arg(long, env = "ONSHI_AGENT_ID")]
     pub agent_id: Option<String>,
     /// Directory for the agent's persistent state (agent id, next seq).
-    #[arg(long, env = "ONSHI_STATE_DIR", default_value = "/var/lib/onshi-agent")]
+    #[arg(long, env = "ONSHI_STATE_DIR", default_value_os_t = crate::config::default_state_dir())]
     pub state_dir: PathBuf,
     /// Seconds between reports.
     #[arg(long, env = "ONSHI_INTERVAL", default_value_t = 60.0)]

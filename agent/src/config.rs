@@ -11,7 +11,9 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use serde::Deserialize;
 
+use crate::cli::{ProbeConfig, RunArgs};
 use crate::probe::reader::{Maker, MakerRule};
+use crate::probe::source::Source;
 
 /// Where the agent looks when `--config` is not given. A missing file there
 /// is fine (defaults apply); a missing file named with `--config` is not.
@@ -83,6 +85,9 @@ pub struct ProbeFileConfig {
     /// IP configuration, screen lock, apps, OS facts); the reader and network
     /// targets run every interval.
     pub slow_every: f64,
+    /// Seconds an OS command (PowerShell, reg, tasklist) may take; network
+    /// targets and file reads use `probe_timeout`.
+    pub command_timeout: f64,
     pub reader: ReaderConfig,
     pub certificate: CertificateConfig,
     pub accounts: AccountsConfig,
@@ -94,6 +99,7 @@ impl Default for ProbeFileConfig {
     fn default() -> Self {
         Self {
             slow_every: 900.0,
+            command_timeout: 30.0,
             reader: ReaderConfig::default(),
             certificate: CertificateConfig::default(),
             accounts: AccountsConfig::default(),
@@ -253,6 +259,55 @@ pub fn merge_targets(cli: &mut Vec<(String, String)>, file: &BTreeMap<String, St
         if !cli.iter().any(|(n, _)| n == name) {
             cli.push((name.clone(), addr.clone()));
         }
+    }
+}
+
+/// Completes `run` arguments from the file where the command line left
+/// them open, and checks that the required ones are there.
+pub fn resolve_run(args: &mut RunArgs, m: &ArgMatches, f: &FileConfig) -> anyhow::Result<()> {
+    merge(m, "server", &mut args.server, f.server.clone());
+    merge(m, "ca_cert", &mut args.ca_cert, f.ca_cert.clone().map(Some));
+    merge(m, "tls_name", &mut args.tls_name, f.tls_name.clone().map(Some));
+    merge(m, "site_id", &mut args.site_id, f.site_id.clone());
+    merge(m, "agent_id", &mut args.agent_id, f.agent_id.clone().map(Some));
+    merge(m, "state_dir", &mut args.state_dir, f.state_dir.clone());
+    merge(m, "interval", &mut args.interval, f.interval);
+    merge(m, "max_backoff", &mut args.max_backoff, f.max_backoff);
+    resolve_probe(&mut args.probe, m, f);
+    if args.server.is_empty() {
+        anyhow::bail!("no server: give --server URL or set `server` in the config file ({})", default_path().display());
+    }
+    if args.site_id.is_empty() {
+        anyhow::bail!("no site: give --site-id ID or set `site_id` in the config file ({})", default_path().display());
+    }
+    if !(args.interval.is_finite() && args.interval > 0.0) {
+        anyhow::bail!("interval must be a positive number of seconds, got {}", args.interval);
+    }
+    Ok(())
+}
+
+pub fn resolve_probe(p: &mut ProbeConfig, m: &ArgMatches, f: &FileConfig) {
+    merge(m, "cert_file", &mut p.cert_file, f.cert_file.clone().map(Some));
+    merge(m, "probe_timeout", &mut p.probe_timeout, f.probe_timeout);
+    merge_targets(&mut p.targets, &f.targets);
+}
+
+/// The state directory of `probe` and `baseline`: the flag, the file, the
+/// default.
+pub fn state_dir(flag: Option<PathBuf>, f: &FileConfig) -> PathBuf {
+    flag.or_else(|| f.state_dir.clone()).unwrap_or_else(default_state_dir)
+}
+
+pub fn probe_settings(p: &ProbeConfig, state_dir: Option<PathBuf>, f: &FileConfig) -> crate::probe::Settings {
+    let secs = |s: f64, lo: f64, hi: f64| std::time::Duration::from_secs_f64(if s.is_finite() { s.clamp(lo, hi) } else { lo });
+    crate::probe::Settings {
+        targets: p.targets.clone(),
+        cert_file: p.cert_file.clone(),
+        timeout: secs(p.probe_timeout, 0.1, 60.0),
+        command_timeout: secs(f.probes.command_timeout, 1.0, 300.0),
+        source: p.probe_source.clone().map(Source::Replay).unwrap_or(Source::Live),
+        state_dir,
+        config: f.probes.clone(),
     }
 }
 

@@ -2,27 +2,49 @@
 //! onshi-server over gRPC/TLS. It never sends patient data or a secret.
 
 mod cli;
+mod config;
 mod delivery;
 mod enroll;
+mod logfile;
 mod probe;
+mod service;
 mod spool;
 mod state;
 mod transport;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let sub = matches.subcommand().map(|(_, m)| m.clone()).unwrap_or_default();
+    let file = match config::load(cli.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log_file = cli.log_file.clone().or_else(|| file.log_file.clone());
+    let (writer, ansi) = match log_file.as_deref().map(logfile::LogFile::open) {
+        Some(Ok(f)) => (BoxMakeWriter::new(std::sync::Mutex::new(f)), false),
+        Some(Err(e)) => {
+            eprintln!("error: cannot open the log file: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => (BoxMakeWriter::new(std::io::stderr), std::io::IsTerminal::is_terminal(&std::io::stderr())),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ONSHI_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,h2=warn")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer)
+        .with_ansi(ansi)
         .init();
     // A small runtime: the agent does little, and runs on busy clinic PCs.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -37,13 +59,32 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => delivery::run(args).await,
+            Command::Run(mut args) => {
+                config::resolve_run(&mut args, &sub, &file)?;
+                delivery::run(args, &file).await
+            }
             Command::Enroll(args) => enroll::run(args).await,
-            Command::Probe(args) => {
-                let snapshot = probe::collect(&args.probe).await;
+            Command::Probe(mut args) => {
+                config::resolve_probe(&mut args.probe, &sub, &file);
+                let state_dir = config::state_dir(args.state_dir.clone(), &file);
+                let settings = config::probe_settings(&args.probe, Some(state_dir), &file);
+                let snapshot = probe::Prober::new(settings, false).collect().await;
                 println!("{}", serde_json::to_string_pretty(&snapshot)?);
                 Ok(())
             }
+            Command::Baseline(mut args) => {
+                config::resolve_probe(&mut args.probe, &sub, &file);
+                let state_dir = config::state_dir(args.state_dir.clone(), &file);
+                std::fs::create_dir_all(&state_dir)?;
+                let settings = config::probe_settings(&args.probe, Some(state_dir), &file);
+                let mut prober = probe::Prober::new(settings, true);
+                prober.reset_baseline();
+                prober.collect().await;
+                println!("{}", serde_json::to_string_pretty(&probe::baseline::summary(prober.baseline()))?);
+                Ok(())
+            }
+            Command::Install(args) => service::install(&args, cli.config.as_deref()),
+            Command::Uninstall => service::uninstall(),
         }
     });
     match result {

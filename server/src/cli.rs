@@ -27,6 +27,8 @@ pub enum Command {
     Migrate(DbArgs),
     /// Start the server with a simulated fleet of agents (demo).
     Demo(DemoArgs),
+    /// Measure ingest: concurrent enrolled agents over real TLS (benchmark).
+    Loadgen(crate::loadgen::LoadgenArgs),
     /// Maintenance-desk routing and the business calendar.
     #[command(subcommand)]
     Desk(DeskCommand),

@@ -75,6 +75,8 @@ async fn pool_for(url: &str) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(5))
+        // Under load a short queue for a connection is normal, not news.
+        .acquire_slow_threshold(Duration::from_secs(4))
         .connect_with(options)
         .await
 }

@@ -208,7 +208,7 @@ async fn demo_admin(pool: &PgPool) -> Result<String, Error> {
     Ok(password)
 }
 
-async fn register_sites(pool: &PgPool, sites: &[DemoSite]) -> Result<(), Error> {
+pub async fn register_sites(pool: &PgPool, sites: &[DemoSite]) -> Result<(), Error> {
     for s in sites {
         sqlx::query(
             "INSERT INTO sites (site_id, name, prefecture, kind, reader_maker, router_model, maintenance, omakase_dial)

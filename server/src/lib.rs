@@ -11,6 +11,7 @@ pub mod enrol;
 pub mod error;
 pub mod fleet;
 pub mod ingest;
+pub mod loadgen;
 pub mod metrics;
 pub mod portal;
 pub mod serve;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use onshi_server::cli::{Cli, Command};
-use onshi_server::{commands, db, demo, desk, serve};
+use onshi_server::{commands, db, demo, desk, loadgen, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,6 +32,7 @@ fn main() -> ExitCode {
                 }
             }
             Command::Demo(args) => demo::run(args).await?,
+            Command::Loadgen(args) => loadgen::run(args).await?,
             Command::Admin(cmd) => commands::admin(cmd).await?,
             Command::Audit(cmd) => {
                 if !commands::audit(cmd).await? {

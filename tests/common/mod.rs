@@ -431,3 +431,42 @@ pub fn run_agent_once(
         .output()
         .unwrap()
 }
+
+/// A TCP port on 127.0.0.1 that nothing listens on when this returns.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts the server on a fixed gRPC address with an existing data
+    /// directory (so the same CA): agents spooling against that address
+    /// while nothing listened there then reach it.
+    pub fn start_with(database_url: &str, grpc_addr: &str, data_dir: tempfile::TempDir) -> Self {
+        let log = data_dir.path().join("server.log");
+        let mut child = Command::new(bin("onshi-server"))
+            .args(["serve", "--grpc-addr", grpc_addr, "--http-addr", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .env("DATABASE_URL", database_url)
+            .env("ONSHI_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::options().create(true).append(true).open(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [_, grpc, _, http] = words[..] else {
+            let _ = child.kill();
+            panic!("server did not start: {line:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+        };
+        let (grpc_addr, http_addr) = (grpc.to_owned(), http.to_owned());
+        Self { child, database_url: database_url.to_owned(), grpc_addr, http_addr, data_dir, log }
+    }
+
+    /// Stops the server (SIGTERM) and hands back its data directory.
+    pub fn stop_keep_data(mut self) -> tempfile::TempDir {
+        self.terminate();
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
+    }
+}

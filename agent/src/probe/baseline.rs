@@ -75,6 +75,21 @@ impl BaselineStore {
     }
 }
 
+/// What `onshi-agent baseline` prints: the baseline without the
+/// fingerprints themselves (only whether one was recorded).
+pub fn summary(b: &Baseline) -> serde_json::Value {
+    serde_json::json!({
+        "taken_at": b.taken_at,
+        "windows_account": b.windows.as_ref().map(|w| serde_json::json!({
+            "name": w.name, "sid": w.sid, "enabled": w.enabled, "password_last_set": w.password_last_set,
+        })),
+        "face_auth_recorded": b.face_auth.is_some(),
+        "linkage_recorded": b.linkage.is_some(),
+        "ip_config": b.ip,
+        "reader_maker": b.reader_maker,
+    })
+}
+
 /// Temp file (owner-only on Unix; the state folder's ACL on Windows),
 /// fsync, rename.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -109,6 +109,7 @@ impl Prober {
     pub fn reset_baseline(&mut self) {
         self.baseline = Baseline::default();
         self.learn = true;
+        self.slow = None;
         if self.key.is_none() {
             self.key = self.store.as_ref().and_then(|st| st.key(true));
         }
@@ -219,7 +220,12 @@ impl Prober {
         };
         slow.disk = match self.windows(collectors::disk(), &mut e, host::parse_logical_disk).await {
             Some(d) => Some(d),
-            None if linux => host::disk_space(self.s.state_dir.as_deref().unwrap_or("/".as_ref())),
+            None if linux => self
+                .s
+                .state_dir
+                .as_deref()
+                .and_then(host::disk_space)
+                .or_else(|| host::disk_space("/".as_ref())),
             None => None,
         };
         slow.apps_updated_at = host::apps_updated_at(&files, &self.s.config.apps.paths);
@@ -305,7 +311,12 @@ impl Prober {
     }
 
     fn fingerprint_account(&mut self, kind: AccountKind, files: &Files, paths: &[String]) -> Option<AccountStatus> {
-        let key = self.key.as_deref()?;
+        let Some(key) = self.key.as_deref() else {
+            // No key yet (`probe` before the agent ever ran): show that the
+            // account files are there, with nothing to compare them to.
+            let present = accounts::fingerprint(&[0; 32], files, paths).is_some();
+            return present.then(|| accounts::compare_fingerprint(kind, None, None));
+        };
         let now = accounts::fingerprint(key, files, paths);
         let slot = match kind {
             AccountKind::FaceAuth => &mut self.baseline.face_auth,
@@ -326,22 +337,21 @@ impl Prober {
     ) -> Option<cert::CertInfo> {
         let cfg = &self.s.config.certificate;
         let store = self.windows(collectors::certificates(&cfg.stores), e, cert::parse_store).await;
-        let mut info = match (&store, &self.s.cert_file) {
-            (Some(certs), file) if cert::pick(certs, &cfg.matches).is_some() || file.is_none() => {
-                Some(cert::from_store(certs, &cfg.matches, now))
-            }
-            (_, Some(path)) => {
-                let read = tokio::time::timeout(self.s.timeout, tokio::fs::read(path)).await;
-                let read = match read {
-                    Ok(r) => r.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("no answer within {} ms", self.s.timeout.as_millis())),
-                };
-                let mut c = cert::from_file(&path.display().to_string(), read, now);
-                c.desktop_file_present = Some(c.present);
-                Some(c)
-            }
-            (None, None) => None,
-        }?;
+        // The store when it has the certificate (or there is no file to
+        // fall back on), else the configured file.
+        let from_store = store.as_ref().filter(|c| cert::pick(c, &cfg.matches).is_some() || self.s.cert_file.is_none());
+        let mut info = if let Some(certs) = from_store {
+            cert::from_store(certs, &cfg.matches, now)
+        } else {
+            let path = self.s.cert_file.as_ref()?;
+            let read = match tokio::time::timeout(self.s.timeout, tokio::fs::read(path)).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer within {} ms", self.s.timeout.as_millis())),
+            };
+            let mut c = cert::from_file(&path.display().to_string(), read, now);
+            c.desktop_file_present = Some(c.present);
+            c
+        };
         if store.is_some() {
             let mut dirs = cfg.desktop_dirs.clone();
             if let Some(u) = user {

@@ -113,7 +113,7 @@ fn torn_tail_is_counted_once_and_the_rest_is_kept() {
     f.write_all(&frame[..frame.len() / 2]).unwrap();
     drop(f);
 
-    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    let s = Spool::open(dir.path(), limits()).unwrap();
     assert_eq!(s.unreported_loss().corrupt, 1);
     assert_eq!(
         s.last_seq(),
