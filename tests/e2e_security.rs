@@ -466,7 +466,7 @@ async fn csrf_lockout_password_change_and_audit_chain() {
 #[tokio::test]
 async fn an_agent_over_its_rate_limit_is_slowed_down() {
     let db = TestDb::new().await;
-    let server = Server::start_with(&db.url, &["--agent-batches-per-minute", "3"]);
+    let server = Server::start_with_args(&db.url, &["--agent-batches-per-minute", "3"]);
     let (agent, mut client, _dir) = server.enrolled_client("site-r").await;
     for seq in 1..=3 {
         client.submit_reports(batch(&agent, "site-r", seq)).await.unwrap();

@@ -83,9 +83,20 @@ pub async fn run(args: LoadgenArgs) -> Result<(), Error> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (client, site, agent_id) in clients {
-        tasks.push(tokio::spawn(agent_load(client, site, agent_id, args.batches, args.batch_size)));
+        tasks.push(tokio::spawn(agent_load(
+            client,
+            site,
+            agent_id,
+            args.batches,
+            args.batch_size,
+        )));
     }
-    let mut outcome = Outcome { reports: 0, elapsed: Duration::ZERO, latencies: Vec::new(), errors: 0 };
+    let mut outcome = Outcome {
+        reports: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        errors: 0,
+    };
     for task in tasks {
         let (reports, latencies, errors) = task.await.map_err(|e| Error::Other(e.into()))?;
         outcome.reports += reports;
@@ -95,7 +106,10 @@ pub async fn run(args: LoadgenArgs) -> Result<(), Error> {
     outcome.elapsed = started.elapsed();
     outcome.latencies.sort();
     let secs = outcome.elapsed.as_secs_f64();
-    println!("agents={} batches/agent={} batch_size={}", args.agents, args.batches, args.batch_size);
+    println!(
+        "agents={} batches/agent={} batch_size={}",
+        args.agents, args.batches, args.batch_size
+    );
     println!(
         "reports={} errors={} elapsed={:.2}s throughput={:.0} reports/s ({:.0} batches/s)",
         outcome.reports,
@@ -129,7 +143,11 @@ async fn agent_load(
         let reports: Vec<pb::Report> = (0..batch_size)
             .map(|i| demo::demo_report(&site, &agent_id, seq + u64::from(i)))
             .collect();
-        let request = pb::SubmitReportsRequest { agent_id: agent_id.clone(), reports, abandoned_through: 0 };
+        let request = pb::SubmitReportsRequest {
+            agent_id: agent_id.clone(),
+            reports,
+            abandoned_through: 0,
+        };
         let t = Instant::now();
         match client.submit_reports(request).await {
             Ok(ack) => {

@@ -41,12 +41,9 @@ impl Metrics {
         let mut registry = Registry::default();
         let reports_ingested = Counter::default();
         let reports_duplicate = Counter::default();
-        let batch_seconds = Histogram::new(
-            [
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]
-            .into_iter(),
-        );
+        let batch_seconds = Histogram::new([
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ]);
         let grpc_errors = Family::<CodeLabel, Counter>::default();
         let connected = Gauge::default();
         registry.register(

@@ -79,7 +79,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         .await?;
         Ok(())
     }));
-    tasks.push(tokio::spawn(forget_idle_limits(limiter_handle, shutdown.subscribe())));
+    tasks.push(tokio::spawn(forget_idle_limits(
+        limiter_handle,
+        shutdown.subscribe(),
+    )));
     tasks.push(tokio::spawn(maintain_history(
         pool.clone(),
         args.retention_days,
@@ -237,12 +240,8 @@ async fn maintain_history(
     }
 }
 
-fn stopped(
-    mut rx: watch::Receiver<bool>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 pub async fn shutdown_signal() {

@@ -65,25 +65,27 @@ impl Entry {
     }
 }
 
+/// The hashed fields of one audit row.
+pub struct Fields<'a> {
+    pub at: DateTime<Utc>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub outcome: &'a str,
+    pub detail: &'a Value,
+    pub remote: &'a str,
+}
+
 /// The chained hash of one row. Pure, so `verify` and tests share it.
-pub fn row_hash(
-    prev: &[u8],
-    at: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    target: &str,
-    outcome: &str,
-    detail: &Value,
-    remote: &str,
-) -> Vec<u8> {
+pub fn row_hash(prev: &[u8], f: &Fields<'_>) -> Vec<u8> {
     let canonical = serde_json::json!([
-        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        actor,
-        action,
-        target,
-        outcome,
-        detail,
-        remote
+        f.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        f.actor,
+        f.action,
+        f.target,
+        f.outcome,
+        f.detail,
+        f.remote
     ]);
     let mut h = Sha256::new();
     h.update(prev);
@@ -107,13 +109,15 @@ pub async fn record(conn: &mut PgConnection, e: Entry) -> Result<(), Error> {
     let at = Utc::now().trunc_subsecs(6);
     let hash = row_hash(
         &prev,
-        at,
-        &e.actor,
-        e.action,
-        &e.target,
-        e.outcome.as_str(),
-        &e.detail,
-        &e.remote,
+        &Fields {
+            at,
+            actor: &e.actor,
+            action: e.action,
+            target: &e.target,
+            outcome: e.outcome.as_str(),
+            detail: &e.detail,
+            remote: &e.remote,
+        },
     );
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, target, outcome, detail, remote, prev_hash, hash)
@@ -185,13 +189,15 @@ pub async fn verify(pool: &PgPool) -> Result<Verdict, Error> {
         }
         let expected = row_hash(
             &r.prev_hash,
-            r.at,
-            &r.actor,
-            &r.action,
-            &r.target,
-            &r.outcome,
-            &r.detail,
-            &r.remote,
+            &Fields {
+                at: r.at,
+                actor: &r.actor,
+                action: &r.action,
+                target: &r.target,
+                outcome: &r.outcome,
+                detail: &r.detail,
+                remote: &r.remote,
+            },
         );
         if expected != r.hash {
             return Ok(Verdict::Broken {
@@ -212,46 +218,52 @@ mod tests {
 
     #[test]
     fn hash_depends_on_every_field_and_the_predecessor() {
-        let at: DateTime<Utc> = "2026-11-25T01:02:03.123456Z".parse().unwrap();
         let d = serde_json::json!({"site": "s1"});
-        let base = row_hash(&[0; 32], at, "user:a", "login", "", "ok", &d, "127.0.0.1");
-        assert_ne!(
-            base,
-            row_hash(&[1; 32], at, "user:a", "login", "", "ok", &d, "127.0.0.1")
-        );
-        assert_ne!(
-            base,
-            row_hash(&[0; 32], at, "user:b", "login", "", "ok", &d, "127.0.0.1")
-        );
-        assert_ne!(
-            base,
-            row_hash(
-                &[0; 32],
-                at,
-                "user:a",
-                "login",
-                "",
-                "denied",
-                &d,
-                "127.0.0.1"
-            )
-        );
-        assert_ne!(
-            base,
-            row_hash(
-                &[0; 32],
-                at,
-                "user:a",
-                "login",
-                "",
-                "ok",
-                &serde_json::json!({}),
-                "127.0.0.1"
-            )
-        );
-        assert_eq!(
-            base,
-            row_hash(&[0; 32], at, "user:a", "login", "", "ok", &d, "127.0.0.1")
-        );
+        let empty = serde_json::json!({});
+        let base = Fields {
+            at: "2026-11-25T01:02:03.123456Z".parse().unwrap(),
+            actor: "user:a",
+            action: "login",
+            target: "",
+            outcome: "ok",
+            detail: &d,
+            remote: "127.0.0.1",
+        };
+        let h = row_hash(&[0; 32], &base);
+        assert_eq!(h, row_hash(&[0; 32], &base));
+        assert_ne!(h, row_hash(&[1; 32], &base));
+        let variants = [
+            Fields {
+                actor: "user:b",
+                ..base
+            },
+            Fields {
+                action: "logout",
+                ..base
+            },
+            Fields {
+                target: "x",
+                ..base
+            },
+            Fields {
+                outcome: "denied",
+                ..base
+            },
+            Fields {
+                detail: &empty,
+                ..base
+            },
+            Fields {
+                remote: "10.0.0.1",
+                ..base
+            },
+            Fields {
+                at: base.at + chrono::Duration::microseconds(1),
+                ..base
+            },
+        ];
+        for v in &variants {
+            assert_ne!(h, row_hash(&[0; 32], v));
+        }
     }
 }

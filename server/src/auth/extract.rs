@@ -97,13 +97,13 @@ pub async fn guard(
             .into_response();
     }
     let mut req = req;
-    if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        if let Some(expected) = principal.csrf.clone() {
-            req = match check_csrf(req, &expected).await {
-                Ok(req) => req,
-                Err(resp) => return resp,
-            };
-        }
+    if !matches!(*req.method(), Method::GET | Method::HEAD)
+        && let Some(expected) = principal.csrf.clone()
+    {
+        req = match check_csrf(req, &expected).await {
+            Ok(req) => req,
+            Err(resp) => return resp,
+        };
     }
     req.extensions_mut().insert(principal);
     next.run(req).await

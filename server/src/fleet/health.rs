@@ -154,8 +154,10 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
         );
     }
 
-    if let Some(boot) = doc.host.boot_time {
-        if now - boot > MAX_UPTIME {
+    if let Some(boot) = doc.host.boot_time
+        && now - boot > MAX_UPTIME
+    {
+        {
             add(
                 "no_daily_reboot",
                 Health::Warning,
@@ -166,8 +168,11 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
             );
         }
     }
-    if let Some(lock) = &doc.host.screen_lock {
-        if !lock.clear_screen_installed && (!lock.enabled || !lock.secure) {
+    if let Some(lock) = &doc.host.screen_lock
+        && !lock.clear_screen_installed
+        && (!lock.enabled || !lock.secure)
+    {
+        {
             add(
                 "screen_lock_disabled",
                 Health::Warning,

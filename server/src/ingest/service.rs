@@ -28,7 +28,11 @@ impl AgentIngest {
     pub fn new(pool: PgPool, metrics: Metrics, batches_per_minute: u32) -> Self {
         let per_minute = NonZeroU32::new(batches_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let quota = governor::Quota::per_minute(per_minute).allow_burst(per_minute);
-        Self { pool, metrics, limiter: Arc::new(governor::RateLimiter::keyed(quota)) }
+        Self {
+            pool,
+            metrics,
+            limiter: Arc::new(governor::RateLimiter::keyed(quota)),
+        }
     }
 }
 
