@@ -8,7 +8,7 @@ use onshi_proto::v1 as pb;
 use onshi_proto::v1::agent_service_client::AgentServiceClient;
 use rand::Rng;
 use sqlx::PgPool;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::cli::DemoArgs;
 use crate::error::Error;
@@ -140,28 +140,10 @@ pub async fn run(args: DemoArgs) -> Result<(), Error> {
     let login_password = demo_admin(&running.pool).await?;
     for site in sites {
         let agent_id = format!("agent-{}", site.site_id);
-        // Demo agents are enrolled directly (no token round trip) but use
-        // real client certificates from the server's CA, like real agents.
-        let acked: i64 = sqlx::query_scalar(
-            "INSERT INTO agents (agent_id, site_id, enrolled_at) VALUES ($1, $2, now())
-             ON CONFLICT (agent_id) DO UPDATE SET revoked_at = NULL RETURNING acked_seq",
-        )
-        .bind(&agent_id)
-        .bind(&site.site_id)
-        .fetch_one(&running.pool)
-        .await?;
-        let (key, cert) = running.pki.issue_agent_identity(&agent_id)?;
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(&running.pki.ca_cert_pem))
-            .identity(Identity::from_pem(cert.pem, key))
-            .domain_name("localhost");
-        let channel = Channel::from_shared(format!("https://{}", running.grpc_addr))
-            .map_err(|e| Error::Other(e.into()))?
-            .tls_config(tls)
-            .map_err(|e| Error::Other(e.into()))?
-            .connect_lazy();
+        let (endpoint, acked) = in_process_agent(&running, &agent_id, &site.site_id).await?;
+        let channel = endpoint.connect_lazy();
         // Like a real agent, continue after the last acknowledged seq.
-        let next_seq = acked as u64 + 1;
+        let next_seq = acked + 1;
         tokio::spawn(simulate(
             AgentServiceClient::new(channel),
             site,
@@ -183,6 +165,35 @@ pub async fn run(args: DemoArgs) -> Result<(), Error> {
         args.sites, args.interval
     );
     running.run_until_signal().await
+}
+
+/// An agent inside this process (demo, load generator): enrolled directly,
+/// without the token round trip, but with a real client certificate from the
+/// server's CA, so it goes through the same mTLS checks as a real agent.
+/// Returns its endpoint (TLS configured) and its acknowledged seq.
+pub async fn in_process_agent(
+    running: &serve::Running,
+    agent_id: &str,
+    site_id: &str,
+) -> Result<(Endpoint, u64), Error> {
+    let acked: i64 = sqlx::query_scalar(
+        "INSERT INTO agents (agent_id, site_id, enrolled_at) VALUES ($1, $2, now())
+         ON CONFLICT (agent_id) DO UPDATE SET revoked_at = NULL RETURNING acked_seq",
+    )
+    .bind(agent_id)
+    .bind(site_id)
+    .fetch_one(&running.pool)
+    .await?;
+    let (key, cert) = running.pki.issue_agent_identity(agent_id)?;
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&running.pki.ca_cert_pem))
+        .identity(Identity::from_pem(cert.pem, key))
+        .domain_name("localhost");
+    let endpoint = Endpoint::from_shared(format!("https://{}", running.grpc_addr))
+        .map_err(|e| Error::Other(e.into()))?
+        .tls_config(tls)
+        .map_err(|e| Error::Other(e.into()))?;
+    Ok((endpoint, acked as u64))
 }
 
 /// The demo's administrator: created on first run, given a fresh password

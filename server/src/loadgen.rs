@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use onshi_proto::v1 as pb;
 use onshi_proto::v1::agent_service_client::AgentServiceClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::transport::Channel;
 
 use crate::cli::ServeArgs;
 use crate::demo::{self, DemoSite};
@@ -56,23 +56,9 @@ pub async fn run(args: LoadgenArgs) -> Result<(), Error> {
     let mut clients = Vec::new();
     for site in &sites {
         let agent_id = format!("load-{run_id}-{}", site.site_id);
-        sqlx::query("INSERT INTO agents (agent_id, site_id, enrolled_at) VALUES ($1, $2, now())")
-            .bind(&agent_id)
-            .bind(&site.site_id)
-            .execute(&running.pool)
-            .await?;
-        let (key, cert) = running.pki.issue_agent_identity(&agent_id)?;
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(&running.pki.ca_cert_pem))
-            .identity(Identity::from_pem(cert.pem, key))
-            .domain_name("localhost");
-        let channel = Channel::from_shared(format!("https://{}", running.grpc_addr))
-            .map_err(|e| Error::Other(e.into()))?
-            .tls_config(tls)
-            .map_err(|e| Error::Other(e.into()))?
-            .connect()
-            .await
-            .map_err(|e| Error::Other(e.into()))?;
+        let (endpoint, _) = demo::in_process_agent(&running, &agent_id, &site.site_id).await?;
+        // Every connection (TLS handshake) is open before the clock starts.
+        let channel = endpoint.connect().await.map_err(|e| Error::Other(e.into()))?;
         clients.push((AgentServiceClient::new(channel), site.clone(), agent_id));
     }
     eprintln!(
