@@ -469,14 +469,31 @@ async fn an_agent_over_its_rate_limit_is_slowed_down() {
     let server = Server::start_with_args(&db.url, &["--agent-batches-per-minute", "3"]);
     let (agent, mut client, _dir) = server.enrolled_client("site-r").await;
     for seq in 1..=3 {
-        client.submit_reports(batch(&agent, "site-r", seq)).await.unwrap();
+        client
+            .submit_reports(batch(&agent, "site-r", seq))
+            .await
+            .unwrap();
     }
-    let status = client.submit_reports(batch(&agent, "site-r", 4)).await.unwrap_err();
+    let status = client
+        .submit_reports(batch(&agent, "site-r", 4))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::ResourceExhausted);
     assert!(status.message().contains("too many batches"));
     // Other agents are unaffected.
     let (other, mut other_client, _dir2) = server.enrolled_client("site-r2").await;
-    other_client.submit_reports(batch(&other, "site-r2", 1)).await.unwrap();
-    let metrics = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"onshi_grpc_errors_total{code="ResourceExhausted"} 1"#), "{metrics}");
+    other_client
+        .submit_reports(batch(&other, "site-r2", 1))
+        .await
+        .unwrap();
+    let metrics = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"onshi_grpc_errors_total{code="ResourceExhausted"} 1"#),
+        "{metrics}"
+    );
 }

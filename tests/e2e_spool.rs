@@ -20,14 +20,30 @@ fn spawn_agent(url: &str, state: &Path, log: &Path) -> Child {
     let config = state.parent().unwrap().join("agent.toml");
     std::fs::write(&config, "").unwrap();
     Command::new(bin("onshi-agent"))
-        .args(["run", "--interval", "0.2", "--max-backoff", "1", "--site-id", SITE, "--server", url])
+        .args([
+            "run",
+            "--interval",
+            "0.2",
+            "--max-backoff",
+            "1",
+            "--site-id",
+            SITE,
+            "--server",
+            url,
+        ])
         .arg("--config")
         .arg(&config)
         .arg("--state-dir")
         .arg(state)
         .env("ONSHI_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::options().create(true).append(true).open(log).unwrap())
+        .stderr(
+            std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        )
         .spawn()
         .unwrap()
 }
@@ -37,14 +53,29 @@ fn spawn_agent(url: &str, state: &Path, log: &Path) -> Child {
 fn flush(url: &str, state: &Path) {
     let config = state.parent().unwrap().join("agent.toml");
     let out = Command::new(bin("onshi-agent"))
-        .args(["run", "--once", "--max-attempts", "30", "--max-backoff", "2", "--site-id", SITE, "--server", url])
+        .args([
+            "run",
+            "--once",
+            "--max-attempts",
+            "30",
+            "--max-backoff",
+            "2",
+            "--site-id",
+            SITE,
+            "--server",
+            url,
+        ])
         .arg("--config")
         .arg(&config)
         .arg("--state-dir")
         .arg(state)
         .output()
         .unwrap();
-    assert!(out.status.success(), "final delivery failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "final delivery failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn kill_9(mut child: Child) {
@@ -74,15 +105,29 @@ async fn history(pool: &PgPool, agent: &str) -> History {
     .unwrap();
     for w in rows.windows(2) {
         assert!(w[0].0 < w[1].0, "seq {} stored twice", w[1].0);
-        assert!(w[0].1 <= w[1].1, "seq {} was stored before seq {}: not in order", w[1].0, w[0].0);
-        assert!(w[0].2 < w[1].2, "seq {} was collected before seq {}: a seq was reused", w[1].0, w[0].0);
+        assert!(
+            w[0].1 <= w[1].1,
+            "seq {} was stored before seq {}: not in order",
+            w[1].0,
+            w[0].0
+        );
+        assert!(
+            w[0].2 < w[1].2,
+            "seq {} was collected before seq {}: a seq was reused",
+            w[1].0,
+            w[0].0
+        );
     }
     let acked: i64 = sqlx::query_scalar("SELECT acked_seq FROM agents WHERE agent_id = $1")
         .bind(agent)
         .fetch_one(pool)
         .await
         .unwrap();
-    History { seqs: rows.iter().map(|r| r.0).collect(), acked, corrupt_reported: rows.iter().map(|r| r.3).sum() }
+    History {
+        seqs: rows.iter().map(|r| r.0).collect(),
+        acked,
+        corrupt_reported: rows.iter().map(|r| r.3).sum(),
+    }
 }
 
 /// sqlx without the chrono feature: times as float seconds.
@@ -142,8 +187,16 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
     let h = history(&pool, &agent_id).await;
     let n = *h.seqs.last().unwrap();
     assert!(n >= 10, "only {n} reports in {:?}", started.elapsed());
-    assert_eq!(h.seqs, (1..=n).collect::<Vec<_>>(), "every seq exactly once\n{}", std::fs::read_to_string(&log).unwrap());
-    assert_eq!(h.acked, n, "the server's contiguous ack reached the last report");
+    assert_eq!(
+        h.seqs,
+        (1..=n).collect::<Vec<_>>(),
+        "every seq exactly once\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert_eq!(
+        h.acked, n,
+        "the server's contiguous ack reached the last report"
+    );
     assert_eq!(h.corrupt_reported, 0, "kill -9 alone damages nothing");
     assert_eq!(segments(&state).len(), 1, "delivered segments were removed");
     drop(server);
@@ -170,19 +223,30 @@ async fn damaged_spool_files_are_skipped_counted_and_reported() {
         *b ^= 0x5A;
     }
     std::fs::write(&seg, &data).unwrap();
-    std::fs::write(state.join("spool").join("00000000000000000042.seg"), vec![0xC3; 5000]).unwrap();
+    std::fs::write(
+        state.join("spool").join("00000000000000000042.seg"),
+        vec![0xC3; 5000],
+    )
+    .unwrap();
 
     let server = Server::start_with(&db.url, &format!("127.0.0.1:{port}"), data_dir);
     let mut agent = spawn_agent(&url, &state, &log);
     let pool = db.pool().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        assert!(agent.try_wait().unwrap().is_none(), "the agent must keep running after corruption");
+        assert!(
+            agent.try_wait().unwrap().is_none(),
+            "the agent must keep running after corruption"
+        );
         let h = history(&pool, &agent_id).await;
         if h.corrupt_reported > 0 && h.acked > 0 && h.seqs.last() == Some(&h.acked) {
             break;
         }
-        assert!(Instant::now() < deadline, "corruption never reported\n{}", std::fs::read_to_string(&log).unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "corruption never reported\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     kill_9(agent);
@@ -190,7 +254,10 @@ async fn damaged_spool_files_are_skipped_counted_and_reported() {
 
     let h = history(&pool, &agent_id).await;
     let n = *h.seqs.last().unwrap();
-    assert_eq!(h.acked, n, "abandoned seqs let the ack pass the damaged stretch");
+    assert_eq!(
+        h.acked, n,
+        "abandoned seqs let the ack pass the damaged stretch"
+    );
     let lost = n - h.seqs.len() as i64;
     assert!(lost >= 1, "the damaged record is really gone");
     assert!(

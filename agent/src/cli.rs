@@ -85,7 +85,12 @@ pub struct BaselineArgs {
 pub struct RunArgs {
     /// Server gRPC URL, e.g. https://onshi.example.jp:50051 (or `server` in
     /// the config file).
-    #[arg(long, env = "ONSHI_SERVER", default_value = "", hide_default_value = true)]
+    #[arg(
+        long,
+        env = "ONSHI_SERVER",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub server: String,
     /// CA certificate (PEM) that signed the server's certificate (default:
     /// the one stored by `enroll` in --state-dir).
@@ -95,7 +100,12 @@ pub struct RunArgs {
     #[arg(long, env = "ONSHI_TLS_NAME")]
     pub tls_name: Option<String>,
     /// Site this PC belongs to (or `site_id` in the config file).
-    #[arg(long, env = "ONSHI_SITE_ID", default_value = "", hide_default_value = true)]
+    #[arg(
+        long,
+        env = "ONSHI_SITE_ID",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub site_id: String,
     /// Agent id; default: generated once and kept in --state-dir.
     #[arg(long, env = "ONSHI_AGENT_ID")]

@@ -35,7 +35,9 @@ pub fn default_state_dir() -> PathBuf {
 }
 
 fn program_data() -> PathBuf {
-    std::env::var_os("ProgramData").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+    std::env::var_os("ProgramData")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -73,7 +75,11 @@ impl Default for SpoolConfig {
     fn default() -> Self {
         // 32 MiB: about three weeks of 60 s reports of ~1.5 KB, and far more
         // once unchanged reports are dropped first.
-        Self { max_bytes: 32 << 20, segment_bytes: 1 << 20, batch_reports: 100 }
+        Self {
+            max_bytes: 32 << 20,
+            segment_bytes: 1 << 20,
+            batch_reports: 100,
+        }
     }
 }
 
@@ -85,6 +91,10 @@ pub struct ProbeFileConfig {
     /// IP configuration, screen lock, apps, OS facts); the reader and network
     /// targets run every interval.
     pub slow_every: f64,
+    /// Seconds between runs of the reader probe (`Get-PnpDevice`, one
+    /// PowerShell start: the agent's main CPU cost on Windows). 0: every
+    /// interval.
+    pub reader_every: f64,
     /// Seconds an OS command (PowerShell, reg, tasklist) may take; network
     /// targets and file reads use `probe_timeout`.
     pub command_timeout: f64,
@@ -99,6 +109,7 @@ impl Default for ProbeFileConfig {
     fn default() -> Self {
         Self {
             slow_every: 900.0,
+            reader_every: 0.0,
             command_timeout: 30.0,
             reader: ReaderConfig::default(),
             certificate: CertificateConfig::default(),
@@ -142,7 +153,11 @@ impl Default for CertificateConfig {
             // The オン資 client certificate is issued by the online-billing
             // network's common CA, through Cybertrust's managed PKI (the
             // terminal setup installs its MPKI client).
-            matches: vec!["オンライン請求ネットワーク関連システム共通認証局".into(), "Cybertrust".into(), "OQS".into()],
+            matches: vec![
+                "オンライン請求ネットワーク関連システム共通認証局".into(),
+                "Cybertrust".into(),
+                "OQS".into(),
+            ],
             desktop_dirs: vec![r"C:\Users\Public\Desktop".into()],
             desktop_extensions: vec!["p12".into(), "pfx".into()],
             backup_confirmed: false,
@@ -167,7 +182,10 @@ impl Default for AccountsConfig {
     fn default() -> Self {
         Self {
             windows_user: None,
-            face_auth_files: vec![r"C:\FaceAuthReader\config".into(), r"C:\OQS\OQSFaceApp\config".into()],
+            face_auth_files: vec![
+                r"C:\FaceAuthReader\config".into(),
+                r"C:\OQS\OQSFaceApp\config".into(),
+            ],
             linkage_files: vec![r"C:\OQS\OQSComApp\config".into()],
         }
     }
@@ -228,8 +246,12 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileConfig::default()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(FileConfig::default());
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
+        }
     };
     parse(&text).with_context(|| format!("config file {} is invalid", path.display()))
 }
@@ -241,15 +263,18 @@ pub fn parse(text: &str) -> anyhow::Result<FileConfig> {
 /// True when the user gave `id` on the command line or through its
 /// environment variable (so it beats the config file).
 pub fn given(m: &ArgMatches, id: &str) -> bool {
-    matches!(m.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable))
+    matches!(
+        m.value_source(id),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
 }
 
 /// Fills `value` from the file when the command line did not give it.
 pub fn merge<T>(m: &ArgMatches, id: &str, value: &mut T, from_file: Option<T>) {
-    if !given(m, id) {
-        if let Some(v) = from_file {
-            *value = v;
-        }
+    if !given(m, id)
+        && let Some(v) = from_file
+    {
+        *value = v;
     }
 }
 
@@ -267,27 +292,51 @@ pub fn merge_targets(cli: &mut Vec<(String, String)>, file: &BTreeMap<String, St
 pub fn resolve_run(args: &mut RunArgs, m: &ArgMatches, f: &FileConfig) -> anyhow::Result<()> {
     merge(m, "server", &mut args.server, f.server.clone());
     merge(m, "ca_cert", &mut args.ca_cert, f.ca_cert.clone().map(Some));
-    merge(m, "tls_name", &mut args.tls_name, f.tls_name.clone().map(Some));
+    merge(
+        m,
+        "tls_name",
+        &mut args.tls_name,
+        f.tls_name.clone().map(Some),
+    );
     merge(m, "site_id", &mut args.site_id, f.site_id.clone());
-    merge(m, "agent_id", &mut args.agent_id, f.agent_id.clone().map(Some));
+    merge(
+        m,
+        "agent_id",
+        &mut args.agent_id,
+        f.agent_id.clone().map(Some),
+    );
     merge(m, "state_dir", &mut args.state_dir, f.state_dir.clone());
     merge(m, "interval", &mut args.interval, f.interval);
     merge(m, "max_backoff", &mut args.max_backoff, f.max_backoff);
     resolve_probe(&mut args.probe, m, f);
     if args.server.is_empty() {
-        anyhow::bail!("no server: give --server URL or set `server` in the config file ({})", default_path().display());
+        anyhow::bail!(
+            "no server: give --server URL or set `server` in the config file ({})",
+            default_path().display()
+        );
     }
     if args.site_id.is_empty() {
-        anyhow::bail!("no site: give --site-id ID or set `site_id` in the config file ({})", default_path().display());
+        anyhow::bail!(
+            "no site: give --site-id ID or set `site_id` in the config file ({})",
+            default_path().display()
+        );
     }
     if !(args.interval.is_finite() && args.interval > 0.0) {
-        anyhow::bail!("interval must be a positive number of seconds, got {}", args.interval);
+        anyhow::bail!(
+            "interval must be a positive number of seconds, got {}",
+            args.interval
+        );
     }
     Ok(())
 }
 
 pub fn resolve_probe(p: &mut ProbeConfig, m: &ArgMatches, f: &FileConfig) {
-    merge(m, "cert_file", &mut p.cert_file, f.cert_file.clone().map(Some));
+    merge(
+        m,
+        "cert_file",
+        &mut p.cert_file,
+        f.cert_file.clone().map(Some),
+    );
     merge(m, "probe_timeout", &mut p.probe_timeout, f.probe_timeout);
     merge_targets(&mut p.targets, &f.targets);
 }
@@ -295,17 +344,28 @@ pub fn resolve_probe(p: &mut ProbeConfig, m: &ArgMatches, f: &FileConfig) {
 /// The state directory of `probe` and `baseline`: the flag, the file, the
 /// default.
 pub fn state_dir(flag: Option<PathBuf>, f: &FileConfig) -> PathBuf {
-    flag.or_else(|| f.state_dir.clone()).unwrap_or_else(default_state_dir)
+    flag.or_else(|| f.state_dir.clone())
+        .unwrap_or_else(default_state_dir)
 }
 
-pub fn probe_settings(p: &ProbeConfig, state_dir: Option<PathBuf>, f: &FileConfig) -> crate::probe::Settings {
-    let secs = |s: f64, lo: f64, hi: f64| std::time::Duration::from_secs_f64(if s.is_finite() { s.clamp(lo, hi) } else { lo });
+pub fn probe_settings(
+    p: &ProbeConfig,
+    state_dir: Option<PathBuf>,
+    f: &FileConfig,
+) -> crate::probe::Settings {
+    let secs = |s: f64, lo: f64, hi: f64| {
+        std::time::Duration::from_secs_f64(if s.is_finite() { s.clamp(lo, hi) } else { lo })
+    };
     crate::probe::Settings {
         targets: p.targets.clone(),
         cert_file: p.cert_file.clone(),
         timeout: secs(p.probe_timeout, 0.1, 60.0),
         command_timeout: secs(f.probes.command_timeout, 1.0, 300.0),
-        source: p.probe_source.clone().map(Source::Replay).unwrap_or(Source::Live),
+        source: p
+            .probe_source
+            .clone()
+            .map(Source::Replay)
+            .unwrap_or(Source::Live),
         state_dir,
         config: f.probes.clone(),
     }
@@ -349,6 +409,12 @@ mod tests {
             ("vpn".to_owned(), "10.0.0.2:443".to_owned()),
         ]);
         merge_targets(&mut cli, &file);
-        assert_eq!(cli, [("router".into(), "10.0.0.1:80".into()), ("vpn".into(), "10.0.0.2:443".into())]);
+        assert_eq!(
+            cli,
+            [
+                ("router".into(), "10.0.0.1:80".into()),
+                ("vpn".into(), "10.0.0.2:443".into())
+            ]
+        );
     }
 }

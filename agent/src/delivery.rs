@@ -34,7 +34,10 @@ pub async fn run(args: RunArgs, file: &FileConfig) -> anyhow::Result<()> {
     let spool_dir = args.state_dir.join("spool");
     let spool = Spool::open(
         &spool_dir,
-        Limits { max_bytes: file.spool.max_bytes, segment_bytes: file.spool.segment_bytes },
+        Limits {
+            max_bytes: file.spool.max_bytes,
+            segment_bytes: file.spool.segment_bytes,
+        },
     )
     .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
     // The spool knows the highest seq ever written, even when the state
@@ -125,8 +128,16 @@ pub async fn run(args: RunArgs, file: &FileConfig) -> anyhow::Result<()> {
         if args.once && collected_once && agent.spool.backlog() == 0 {
             return Ok(());
         }
-        let wake = if agent.spool.backlog() > 0 { next_collect.min(next_send) } else { next_collect };
-        let wake = if args.once && collected_once { next_send } else { wake };
+        let wake = if agent.spool.backlog() > 0 {
+            next_collect.min(next_send)
+        } else {
+            next_collect
+        };
+        let wake = if args.once && collected_once {
+            next_send
+        } else {
+            wake
+        };
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
             _ = &mut shutdown => {
@@ -150,7 +161,7 @@ struct Agent {
     /// Content key of the previous report, to tell unchanged (low-value)
     /// reports apart.
     last_content: Option<u64>,
-    /// Current batch size: shrinks to isolate a rejected report.
+    /// Current batch size: 1 while isolating a rejected report.
     max_batch: usize,
     batch_limit: usize,
 }
@@ -168,8 +179,10 @@ impl Agent {
             health.spool_bytes = self.spool.bytes();
         }
         let content = content_key(&report);
-        let low_value = self.last_content == Some(content) && loss.dropped == 0 && loss.corrupt == 0;
-        self.spool.append(seq, low_value, &report.encode_to_vec(), loss)?;
+        let low_value =
+            self.last_content == Some(content) && loss.dropped == 0 && loss.corrupt == 0;
+        self.spool
+            .append(seq, low_value, &report.encode_to_vec(), loss)?;
         self.last_content = Some(content);
         // The spool holds the seq now; the state file is a second record of
         // it (should the spool's last record ever be lost).
@@ -177,7 +190,12 @@ impl Agent {
         if let Err(e) = self.state_file.save(&self.state) {
             tracing::warn!(error = %format!("{e:#}"), "cannot save the agent state; the spool still has the seq");
         }
-        tracing::debug!(seq, low_value, backlog = self.spool.backlog(), "report spooled");
+        tracing::debug!(
+            seq,
+            low_value,
+            backlog = self.spool.backlog(),
+            "report spooled"
+        );
         Ok(())
     }
 
@@ -190,7 +208,9 @@ impl Agent {
                 .spool
                 .next_batch(self.max_batch, MAX_BATCH_BYTES)
                 .map_err(|e| tonic::Status::internal(format!("spool unreadable: {e}")))?;
-            let Some(batch) = batch else { return Ok(Duration::ZERO) };
+            let Some(batch) = batch else {
+                return Ok(Duration::ZERO);
+            };
             let mut reports = Vec::with_capacity(batch.payloads.len());
             for p in &batch.payloads {
                 // Checked by the spool's CRC already; this cannot fail short
@@ -199,7 +219,9 @@ impl Agent {
                     Ok(r) => reports.push(r),
                     Err(e) => {
                         tracing::error!(error = %e, "spooled report does not decode; dropped");
-                        self.spool.give_up_oldest().map_err(|e| tonic::Status::internal(e.to_string()))?;
+                        self.spool
+                            .give_up_oldest()
+                            .map_err(|e| tonic::Status::internal(e.to_string()))?;
                         break;
                     }
                 }
@@ -210,8 +232,16 @@ impl Agent {
             // Every seq below the batch that the server has not acked is one
             // this agent no longer holds (dropped or corrupt): say so, so
             // that the server's contiguous ack can move past the gap.
-            let abandoned_through = if batch.first > self.server_acked + 1 { batch.first - 1 } else { 0 };
-            let request = pb::SubmitReportsRequest { agent_id: self.state.agent_id.clone(), reports, abandoned_through };
+            let abandoned_through = if batch.first > self.server_acked + 1 {
+                batch.first - 1
+            } else {
+                0
+            };
+            let request = pb::SubmitReportsRequest {
+                agent_id: self.state.agent_id.clone(),
+                reports,
+                abandoned_through,
+            };
             let response = match self.client.submit_reports(request).await {
                 Ok(r) => r.into_inner(),
                 Err(status) => {
@@ -221,10 +251,17 @@ impl Agent {
             };
             self.server_acked = response.acked_seq;
             if response.acked_seq >= batch.first {
-                self.spool.ack(response.acked_seq).map_err(|e| tonic::Status::internal(format!("spool: {e}")))?;
+                self.spool
+                    .ack(response.acked_seq)
+                    .map_err(|e| tonic::Status::internal(format!("spool: {e}")))?;
                 self.max_batch = self.batch_limit;
                 stalls = 0;
-                tracing::debug!(acked = response.acked_seq, first = batch.first, last = batch.last, "batch acknowledged");
+                tracing::debug!(
+                    acked = response.acked_seq,
+                    first = batch.first,
+                    last = batch.last,
+                    "batch acknowledged"
+                );
             } else {
                 stalls += 1;
                 if stalls > 1 {
@@ -237,12 +274,18 @@ impl Agent {
             if response.acked_seq >= self.state.next_seq {
                 // The server has seen seqs this agent never wrote (its state
                 // was restored from an old copy): never reuse them.
-                tracing::warn!(acked = response.acked_seq, next_seq = self.state.next_seq, "server is ahead of this agent; skipping seqs");
+                tracing::warn!(
+                    acked = response.acked_seq,
+                    next_seq = self.state.next_seq,
+                    "server is ahead of this agent; skipping seqs"
+                );
                 self.state.next_seq = response.acked_seq + 1;
                 let _ = self.state_file.save(&self.state);
             }
             if response.retry_after_seconds > 0 {
-                return Ok(Duration::from_secs(response.retry_after_seconds.min(3600).into()));
+                return Ok(Duration::from_secs(
+                    response.retry_after_seconds.min(3600).into(),
+                ));
             }
         }
     }
@@ -250,21 +293,30 @@ impl Agent {
     /// Decides what a failed batch means. Only a report the server rejects
     /// as invalid on its own is ever given up (and counted); everything else
     /// is retried.
-    fn on_error(&mut self, status: &tonic::Status, first: u64, last: u64) -> Result<(), tonic::Status> {
+    fn on_error(
+        &mut self,
+        status: &tonic::Status,
+        first: u64,
+        last: u64,
+    ) -> Result<(), tonic::Status> {
         match status.code() {
             tonic::Code::InvalidArgument if first < last => {
                 // Find the bad report: one at a time from here.
                 self.max_batch = 1;
             }
             tonic::Code::InvalidArgument => {
-                tracing::error!(seq = first, message = status.message(), "server rejects this report; giving it up");
-                self.spool.give_up_oldest().map_err(|e| tonic::Status::internal(e.to_string()))?;
+                tracing::error!(
+                    seq = first,
+                    message = status.message(),
+                    "server rejects this report; giving it up"
+                );
+                self.spool
+                    .give_up_oldest()
+                    .map_err(|e| tonic::Status::internal(e.to_string()))?;
                 self.max_batch = self.batch_limit;
             }
-            tonic::Code::ResourceExhausted => {
-                // Too big or too often: smaller batches, after the backoff.
-                self.max_batch = (self.max_batch / 2).max(1);
-            }
+            // RESOURCE_EXHAUSTED is the server's rate limit (batches are kept
+            // far below its size limits): wait, and keep batches large.
             _ => {}
         }
         Ok(())
@@ -277,10 +329,14 @@ impl Agent {
                     self.client = AgentServiceClient::new(channel.clone());
                     self.channel = channel;
                 }
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "renewed certificate cannot be loaded"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "renewed certificate cannot be loaded")
+                }
             },
             Ok(false) => {}
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "certificate renewal failed; will try again"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "certificate renewal failed; will try again")
+            }
         }
     }
 }
@@ -306,10 +362,11 @@ fn content_key(report: &pb::Report) -> u64 {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
@@ -326,8 +383,17 @@ fn default_agent_id() -> String {
         .ok()
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .unwrap_or_else(|| "pc".into());
-    let host: String = host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
-    format!("{}-{:08x}", if host.is_empty() { "pc" } else { &host }, rand::rng().random::<u32>())
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
+    format!(
+        "{}-{:08x}",
+        if host.is_empty() { "pc" } else { &host },
+        rand::rng().random::<u32>()
+    )
 }
 
 /// Exponential backoff with full jitter, so a fleet that lost the server at
@@ -339,7 +405,10 @@ struct Backoff {
 
 impl Backoff {
     fn new(max: Duration) -> Self {
-        Self { current: Duration::from_millis(500), max }
+        Self {
+            current: Duration::from_millis(500),
+            max,
+        }
     }
     fn reset(&mut self) {
         self.current = Duration::from_millis(500);
@@ -371,12 +440,22 @@ mod tests {
     fn content_key_ignores_what_always_changes() {
         let report = |seq: u64, latency_ns: i32, disk: u64| pb::Report {
             seq,
-            collected_at: Some(prost_types::Timestamp { seconds: seq as i64, nanos: 0 }),
-            host: Some(pb::Host { hostname: "pc".into(), disk_free_bytes: disk, ..Default::default() }),
+            collected_at: Some(prost_types::Timestamp {
+                seconds: seq as i64,
+                nanos: 0,
+            }),
+            host: Some(pb::Host {
+                hostname: "pc".into(),
+                disk_free_bytes: disk,
+                ..Default::default()
+            }),
             network: vec![pb::NetworkTarget {
                 name: "router".into(),
                 reachable: true,
-                latency: Some(prost_types::Duration { seconds: 0, nanos: latency_ns }),
+                latency: Some(prost_types::Duration {
+                    seconds: 0,
+                    nanos: latency_ns,
+                }),
                 ..Default::default()
             }],
             ..Default::default()

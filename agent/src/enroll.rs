@@ -11,7 +11,7 @@ use onshi_proto::v1 as pb;
 use rcgen::{CertificateParams, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use sha2::Digest;
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, ClientTlsConfig};
 
 use crate::state::StateFile;
 
@@ -59,13 +59,7 @@ impl Identity {
 }
 
 pub async fn run(args: EnrollArgs) -> anyhow::Result<()> {
-    let endpoint = Endpoint::from_shared(args.server.clone()).with_context(|| {
-        format!(
-            "--server {:?} is not a URL like https://host:50051",
-            args.server
-        )
-    })?;
-    let host = endpoint.uri().host().unwrap_or("localhost").to_owned();
+    let (endpoint, host) = crate::transport::server_endpoint(&args.server)?;
     let port = endpoint.uri().port_u16().unwrap_or(50051);
     let tls_name = args.tls_name.clone().unwrap_or(host.clone());
     let ca_pem = match (&args.ca_cert, &args.ca_fingerprint) {
@@ -230,23 +224,26 @@ impl rustls::client::danger::ServerCertVerifier for Capture {
 /// Private key: owner-only (0600) on Unix; on Windows the state directory's
 /// ACL (SYSTEM and Administrators only, set by the installer) protects it.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically(path, bytes, true)
+}
+
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically(path, bytes, false)
+}
+
+/// Temp file, fsync, rename: a crash leaves the old file or the new one.
+fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        if private {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
         let mut file = options.open(&tmp)?;
-        std::io::Write::write_all(&mut file, bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(tmp, path)
-}
-
-pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut file = std::fs::File::create(&tmp)?;
         std::io::Write::write_all(&mut file, bytes)?;
         file.sync_all()?;
     }

@@ -22,7 +22,11 @@ impl LogFile {
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let written = file.metadata()?.len();
-        Ok(LogFile { path: path.to_owned(), file: Some(file), written })
+        Ok(LogFile {
+            path: path.to_owned(),
+            file: Some(file),
+            written,
+        })
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -33,7 +37,12 @@ impl LogFile {
         self.file = None;
         let _ = std::fs::remove_file(&old);
         let renamed = std::fs::rename(&self.path, &old);
-        self.file = Some(OpenOptions::new().create(true).append(true).open(&self.path)?);
+        self.file = Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?,
+        );
         self.written = 0;
         renamed
     }
@@ -45,7 +54,9 @@ impl Write for LogFile {
             // Logging must never stop the agent: keep writing where we can.
             let _ = self.rotate();
         }
-        let Some(file) = self.file.as_mut() else { return Ok(buf.len()) };
+        let Some(file) = self.file.as_mut() else {
+            return Ok(buf.len());
+        };
         let n = file.write(buf)?;
         self.written += n as u64;
         Ok(n)

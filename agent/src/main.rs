@@ -21,7 +21,10 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let sub = matches.subcommand().map(|(_, m)| m.clone()).unwrap_or_default();
+    let sub = matches
+        .subcommand()
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
     let file = match config::load(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
@@ -36,7 +39,10 @@ fn main() -> ExitCode {
             eprintln!("error: cannot open the log file: {e}");
             return ExitCode::FAILURE;
         }
-        None => (BoxMakeWriter::new(std::io::stderr), std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        None => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ),
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -80,7 +86,10 @@ fn main() -> ExitCode {
                 let mut prober = probe::Prober::new(settings, true);
                 prober.reset_baseline();
                 prober.collect().await;
-                println!("{}", serde_json::to_string_pretty(&probe::baseline::summary(prober.baseline()))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&probe::baseline::summary(prober.baseline()))?
+                );
                 Ok(())
             }
             Command::Install(args) => service::install(&args, cli.config.as_deref()),

@@ -33,25 +33,44 @@ pub fn install(args: &InstallArgs, config: Option<&Path>) -> anyhow::Result<()> 
         return Err(not_windows("install"));
     }
     let exe = std::env::current_exe().context("cannot find this program's path")?;
-    let config = config.map(Path::to_owned).unwrap_or_else(crate::config::default_path);
+    let config = config
+        .map(Path::to_owned)
+        .unwrap_or_else(crate::config::default_path);
     if !config.exists() {
-        bail!("config file {} does not exist: write it first (docs/agent.md, deploy/agent.example.toml)", config.display());
+        bail!(
+            "config file {} does not exist: write it first (docs/agent.md, deploy/agent.example.toml)",
+            config.display()
+        );
     }
     crate::config::load(Some(&config))?;
-    let log = args.task_log_file.clone().unwrap_or_else(|| config.with_file_name("agent.log"));
+    let log = args
+        .task_log_file
+        .clone()
+        .unwrap_or_else(|| config.with_file_name("agent.log"));
     let xml = task_xml(&exe, &config, &log);
     let file = std::env::temp_dir().join("onshi-agent-task.xml");
     // Task Scheduler reads task XML as UTF-16 with a byte order mark.
     let mut bytes = vec![0xFF, 0xFE];
     bytes.extend(xml.encode_utf16().flat_map(u16::to_le_bytes));
     std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
-    let created = schtasks(&["/Create", "/TN", TASK_NAME, "/XML", &file.to_string_lossy(), "/F"]);
+    let created = schtasks(&[
+        "/Create",
+        "/TN",
+        TASK_NAME,
+        "/XML",
+        &file.to_string_lossy(),
+        "/F",
+    ]);
     let _ = std::fs::remove_file(&file);
     created?;
     if !args.no_start {
         schtasks(&["/Run", "/TN", TASK_NAME])?;
     }
-    println!("installed task {TASK_NAME}: {} run --config {}", exe.display(), config.display());
+    println!(
+        "installed task {TASK_NAME}: {} run --config {}",
+        exe.display(),
+        config.display()
+    );
     Ok(())
 }
 
@@ -67,21 +86,36 @@ pub fn uninstall() -> anyhow::Result<()> {
 }
 
 fn schtasks(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("schtasks.exe").args(args).output().context("cannot run schtasks.exe")?;
+    let out = Command::new("schtasks.exe")
+        .args(args)
+        .output()
+        .context("cannot run schtasks.exe")?;
     if !out.status.success() {
         let text = crate::probe::source::decode_text(&out.stderr);
-        bail!("schtasks {} failed ({}): {}", args.join(" "), out.status, text.trim());
+        bail!(
+            "schtasks {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            text.trim()
+        );
     }
     Ok(())
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The task definition. Pure, so it is tested on Linux.
 pub fn task_xml(exe: &Path, config: &Path, log: &Path) -> String {
-    let args = format!("run --config \"{}\" --log-file \"{}\"", config.display(), log.display());
+    let args = format!(
+        "run --config \"{}\" --log-file \"{}\"",
+        config.display(),
+        log.display()
+    );
     format!(
         r#"<?xml version="1.0" encoding="UTF-16"?>
 <Task version="1.4" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
@@ -166,8 +200,20 @@ mod tests {
         if cfg!(windows) {
             return;
         }
-        let err = install(&InstallArgs { task_log_file: None, no_start: true }, None).unwrap_err();
+        let err = install(
+            &InstallArgs {
+                task_log_file: None,
+                no_start: true,
+            },
+            None,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("systemd"), "{err}");
-        assert!(uninstall().unwrap_err().to_string().contains("only on Windows"));
+        assert!(
+            uninstall()
+                .unwrap_err()
+                .to_string()
+                .contains("only on Windows")
+        );
     }
 }

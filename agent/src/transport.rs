@@ -34,13 +34,7 @@ pub async fn channel(args: &RunArgs) -> anyhow::Result<Channel> {
         .with_context(|| format!("cannot read {}", id.cert.display()))?;
     let key = std::fs::read_to_string(&id.key)
         .with_context(|| format!("cannot read {}", id.key.display()))?;
-    let endpoint = Endpoint::from_shared(args.server.clone()).with_context(|| {
-        format!(
-            "--server {:?} is not a URL like https://host:50051",
-            args.server
-        )
-    })?;
-    let host = endpoint.uri().host().unwrap_or("localhost").to_owned();
+    let (endpoint, host) = server_endpoint(&args.server)?;
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca))
         .identity(Identity::from_pem(cert, key))
@@ -51,6 +45,15 @@ pub async fn channel(args: &RunArgs) -> anyhow::Result<Channel> {
         .timeout(Duration::from_secs(30))
         // Lazy: the agent starts (and spools) even while the server is down.
         .connect_lazy())
+}
+
+/// Parses `--server` and returns the endpoint with its host name (the
+/// default TLS name).
+pub fn server_endpoint(server: &str) -> anyhow::Result<(Endpoint, String)> {
+    let endpoint = Endpoint::from_shared(server.to_owned())
+        .with_context(|| format!("--server {server:?} is not a URL like https://host:50051"))?;
+    let host = endpoint.uri().host().unwrap_or("localhost").to_owned();
+    Ok((endpoint, host))
 }
 
 /// Finishes a renewal interrupted between its two renames (see

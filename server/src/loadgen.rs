@@ -58,7 +58,10 @@ pub async fn run(args: LoadgenArgs) -> Result<(), Error> {
         let agent_id = format!("load-{run_id}-{}", site.site_id);
         let (endpoint, _) = demo::in_process_agent(&running, &agent_id, &site.site_id).await?;
         // Every connection (TLS handshake) is open before the clock starts.
-        let channel = endpoint.connect().await.map_err(|e| Error::Other(e.into()))?;
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| Error::Other(e.into()))?;
         clients.push((AgentServiceClient::new(channel), site.clone(), agent_id));
     }
     eprintln!(

@@ -135,11 +135,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(database_url: &str) -> Self {
-        Self::start_with(database_url, &[])
+        Self::start_with_args(database_url, &[])
     }
 
     /// Starts the server with extra `serve` options.
-    pub fn start_with(database_url: &str, extra: &[&str]) -> Self {
+    pub fn start_with_args(database_url: &str, extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let log = data_dir.path().join("server.log");
         let mut child = Command::new(bin("onshi-server"))
@@ -434,7 +434,11 @@ pub fn run_agent_once(
 
 /// A TCP port on 127.0.0.1 that nothing listens on when this returns.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -444,24 +448,48 @@ impl Server {
     pub fn start_with(database_url: &str, grpc_addr: &str, data_dir: tempfile::TempDir) -> Self {
         let log = data_dir.path().join("server.log");
         let mut child = Command::new(bin("onshi-server"))
-            .args(["serve", "--grpc-addr", grpc_addr, "--http-addr", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--grpc-addr",
+                grpc_addr,
+                "--http-addr",
+                "127.0.0.1:0",
+            ])
             .arg("--data-dir")
             .arg(data_dir.path())
             .env("DATABASE_URL", database_url)
             .env("ONSHI_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::options().create(true).append(true).open(&log).unwrap())
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let words: Vec<&str> = line.split_whitespace().collect();
         let [_, grpc, _, http] = words[..] else {
             let _ = child.kill();
-            panic!("server did not start: {line:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+            panic!(
+                "server did not start: {line:?}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
         };
         let (grpc_addr, http_addr) = (grpc.to_owned(), http.to_owned());
-        Self { child, database_url: database_url.to_owned(), grpc_addr, http_addr, data_dir, log }
+        Self {
+            child,
+            database_url: database_url.to_owned(),
+            grpc_addr,
+            http_addr,
+            data_dir,
+            log,
+        }
     }
 
     /// Stops the server (SIGTERM) and hands back its data directory.

@@ -41,20 +41,29 @@ pub fn parse_local_users(text: &str) -> Result<Vec<LocalUser>, String> {
 /// Built-in accounts by RID: Administrator, Guest, DefaultAccount,
 /// WDAGUtilityAccount. Their names are localised, their RIDs are not.
 fn built_in(sid: &str) -> bool {
-    ["-500", "-501", "-503", "-504"].iter().any(|rid| sid.ends_with(rid))
+    ["-500", "-501", "-503", "-504"]
+        .iter()
+        .any(|rid| sid.ends_with(rid))
 }
 
 /// The NTT-created account: by configured name, else the baseline's SID
 /// (survives a rename), else the only enabled non-built-in account (the most
 /// recently used when there are several).
-pub fn pick_windows_account<'a>(users: &'a [LocalUser], configured: Option<&str>, baseline_sid: Option<&str>) -> Option<&'a LocalUser> {
+pub fn pick_windows_account<'a>(
+    users: &'a [LocalUser],
+    configured: Option<&str>,
+    baseline_sid: Option<&str>,
+) -> Option<&'a LocalUser> {
     if let Some(sid) = baseline_sid {
         return users.iter().find(|u| u.sid == sid);
     }
     if let Some(name) = configured {
         return users.iter().find(|u| u.name.eq_ignore_ascii_case(name));
     }
-    users.iter().filter(|u| u.enabled && !built_in(&u.sid)).max_by_key(|u| u.last_logon)
+    users
+        .iter()
+        .filter(|u| u.enabled && !built_in(&u.sid))
+        .max_by_key(|u| u.last_logon)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +76,12 @@ pub struct WindowsBaseline {
 
 impl From<&LocalUser> for WindowsBaseline {
     fn from(u: &LocalUser) -> Self {
-        WindowsBaseline { sid: u.sid.clone(), name: u.name.clone(), enabled: u.enabled, password_last_set: u.password_last_set }
+        WindowsBaseline {
+            sid: u.sid.clone(),
+            name: u.name.clone(),
+            enabled: u.enabled,
+            password_last_set: u.password_last_set,
+        }
     }
 }
 
@@ -108,7 +122,10 @@ impl AccountStatus {
     }
 }
 
-pub fn compare_windows(baseline: Option<&WindowsBaseline>, now: Option<&LocalUser>) -> AccountStatus {
+pub fn compare_windows(
+    baseline: Option<&WindowsBaseline>,
+    now: Option<&LocalUser>,
+) -> AccountStatus {
     let mut s = AccountStatus::new(AccountKind::Windows);
     s.name = now.map(|u| u.name.clone()).unwrap_or_default();
     let Some(b) = baseline else { return s };
@@ -124,7 +141,11 @@ pub fn compare_windows(baseline: Option<&WindowsBaseline>, now: Option<&LocalUse
     s
 }
 
-pub fn compare_fingerprint(kind: AccountKind, baseline: Option<&str>, now: Option<&str>) -> AccountStatus {
+pub fn compare_fingerprint(
+    kind: AccountKind,
+    baseline: Option<&str>,
+    now: Option<&str>,
+) -> AccountStatus {
     let mut s = AccountStatus::new(kind);
     if let Some(b) = baseline {
         s.baseline_known = true;
@@ -176,7 +197,11 @@ fn hmac_hex(key: &[u8], parts: &[(String, Option<Vec<u8>>)]) -> String {
             None => ctx.update(&[1]),
         }
     }
-    ctx.sign().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    ctx.sign()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -198,12 +223,37 @@ mod tests {
     fn picks_the_installed_account_not_built_ins() {
         let users = [
             user("Administrator", "S-1-5-21-9-500", false, "", ""),
-            user("onshi", "S-1-5-21-9-1001", true, "2024-06-01T00:00:00Z", "2024-11-25T00:00:00Z"),
-            user("staff", "S-1-5-21-9-1002", true, "2024-06-01T00:00:00Z", "2024-10-01T00:00:00Z"),
+            user(
+                "onshi",
+                "S-1-5-21-9-1001",
+                true,
+                "2024-06-01T00:00:00Z",
+                "2024-11-25T00:00:00Z",
+            ),
+            user(
+                "staff",
+                "S-1-5-21-9-1002",
+                true,
+                "2024-06-01T00:00:00Z",
+                "2024-10-01T00:00:00Z",
+            ),
         ];
-        assert_eq!(pick_windows_account(&users, None, None).unwrap().name, "onshi");
-        assert_eq!(pick_windows_account(&users, Some("STAFF"), None).unwrap().name, "staff");
-        assert_eq!(pick_windows_account(&users, None, Some("S-1-5-21-9-1002")).unwrap().name, "staff");
+        assert_eq!(
+            pick_windows_account(&users, None, None).unwrap().name,
+            "onshi"
+        );
+        assert_eq!(
+            pick_windows_account(&users, Some("STAFF"), None)
+                .unwrap()
+                .name,
+            "staff"
+        );
+        assert_eq!(
+            pick_windows_account(&users, None, Some("S-1-5-21-9-1002"))
+                .unwrap()
+                .name,
+            "staff"
+        );
         assert!(pick_windows_account(&users, None, Some("S-1-5-21-9-1999")).is_none());
     }
 
@@ -212,8 +262,17 @@ mod tests {
         let before = user("onshi", "S-1", true, "2024-06-01T00:00:00Z", "");
         let b = WindowsBaseline::from(&before);
         let same = compare_windows(Some(&b), Some(&before));
-        assert!(same.baseline_known && !same.password_changed && !same.renamed && !same.disabled && !same.removed);
-        let changed = compare_windows(Some(&b), Some(&user("onshi2", "S-1", false, "2024-11-20T00:00:00Z", "")));
+        assert!(
+            same.baseline_known
+                && !same.password_changed
+                && !same.renamed
+                && !same.disabled
+                && !same.removed
+        );
+        let changed = compare_windows(
+            Some(&b),
+            Some(&user("onshi2", "S-1", false, "2024-11-20T00:00:00Z", "")),
+        );
         assert!(changed.password_changed && changed.renamed && changed.disabled);
         assert!(compare_windows(Some(&b), None).removed);
         assert!(!compare_windows(None, Some(&before)).baseline_known);
@@ -229,14 +288,33 @@ mod tests {
                 content: Some(format!("<user>renkei</user><password>{pw}</password>")),
             }])
         };
-        let paths = vec![r"C:\OQS\OQSComApp\config".to_owned(), r"C:\missing.ini".to_owned()];
+        let paths = vec![
+            r"C:\OQS\OQSComApp\config".to_owned(),
+            r"C:\missing.ini".to_owned(),
+        ];
         let a = fingerprint(b"key-1", &files("secret-a"), &paths).unwrap();
         assert_eq!(a.len(), 64);
-        assert_eq!(fingerprint(b"key-1", &files("secret-a"), &paths).unwrap(), a, "stable");
-        assert_ne!(fingerprint(b"key-1", &files("secret-b"), &paths).unwrap(), a, "a changed password changes it");
-        assert_ne!(fingerprint(b"key-2", &files("secret-a"), &paths).unwrap(), a, "keyed per agent");
+        assert_eq!(
+            fingerprint(b"key-1", &files("secret-a"), &paths).unwrap(),
+            a,
+            "stable"
+        );
+        assert_ne!(
+            fingerprint(b"key-1", &files("secret-b"), &paths).unwrap(),
+            a,
+            "a changed password changes it"
+        );
+        assert_ne!(
+            fingerprint(b"key-2", &files("secret-a"), &paths).unwrap(),
+            a,
+            "keyed per agent"
+        );
         assert!(!a.contains("secret"));
-        assert_eq!(fingerprint(b"k", &Files::Replay(vec![]), &paths), None, "not installed");
+        assert_eq!(
+            fingerprint(b"k", &Files::Replay(vec![]), &paths),
+            None,
+            "not installed"
+        );
         let s = compare_fingerprint(AccountKind::Linkage, Some(&a), None);
         assert!(s.removed);
     }

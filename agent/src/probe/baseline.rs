@@ -32,7 +32,10 @@ pub struct BaselineStore {
 
 impl BaselineStore {
     pub fn new(state_dir: &Path) -> Self {
-        BaselineStore { path: state_dir.join("baseline.json"), key_path: state_dir.join("fingerprint.key") }
+        BaselineStore {
+            path: state_dir.join("baseline.json"),
+            key_path: state_dir.join("fingerprint.key"),
+        }
     }
 
     /// The stored baseline; empty when there is none. A damaged file is set
@@ -120,10 +123,16 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("fingerprint.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("fingerprint.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let b = Baseline { reader_maker: Some(Maker::Canon), ..Default::default() };
+        let b = Baseline {
+            reader_maker: Some(Maker::Canon),
+            ..Default::default()
+        };
         store.save(&b).unwrap();
         assert_eq!(store.load(), b);
         std::fs::write(dir.path().join("baseline.json"), b"{broken").unwrap();

@@ -49,13 +49,19 @@ impl CertInfo {
 pub fn from_file(path: &str, read: Result<Vec<u8>, String>, now: DateTime<Utc>) -> CertInfo {
     match read {
         Ok(bytes) => parse(path, &bytes, now),
-        Err(e) => CertInfo { error: e, ..CertInfo::empty(format!("file:{path}")) },
+        Err(e) => CertInfo {
+            error: e,
+            ..CertInfo::empty(format!("file:{path}"))
+        },
     }
 }
 
 /// Parses a PEM or DER certificate.
 pub fn parse(path: &str, bytes: &[u8], now: DateTime<Utc>) -> CertInfo {
-    let mut info = CertInfo { present: true, ..CertInfo::empty(format!("file:{path}")) };
+    let mut info = CertInfo {
+        present: true,
+        ..CertInfo::empty(format!("file:{path}"))
+    };
     let der = match x509_parser::pem::parse_x509_pem(bytes) {
         Ok((_, pem)) => pem.contents,
         Err(_) => bytes.to_vec(),
@@ -94,7 +100,11 @@ pub fn parse_store(text: &str) -> Result<Vec<StoreCert>, String> {
             let parent = ps::text(v, "PSParentPath");
             let store = parent.rsplit("::").next().unwrap_or_default().to_owned();
             StoreCert {
-                store: if store.is_empty() { ps::text(v, "Store") } else { store },
+                store: if store.is_empty() {
+                    ps::text(v, "Store")
+                } else {
+                    store
+                },
                 subject: ps::text(v, "Subject"),
                 issuer: ps::text(v, "Issuer"),
                 serial: ps::text(v, "SerialNumber"),
@@ -112,7 +122,10 @@ pub fn pick<'a>(certs: &'a [StoreCert], patterns: &[String]) -> Option<&'a Store
     let hit = |c: &StoreCert| {
         patterns.iter().any(|p| {
             let p = p.to_lowercase();
-            !p.is_empty() && [&c.subject, &c.issuer, &c.friendly_name].iter().any(|f| f.to_lowercase().contains(&p))
+            !p.is_empty()
+                && [&c.subject, &c.issuer, &c.friendly_name]
+                    .iter()
+                    .any(|f| f.to_lowercase().contains(&p))
         })
     };
     certs.iter().filter(|c| hit(c)).max_by_key(|c| c.not_after)
@@ -143,7 +156,10 @@ pub fn desktop_files(entries: &[String], extensions: &[String]) -> Vec<String> {
         .filter_map(|p| {
             let name = p.rsplit(['\\', '/']).next().unwrap_or(p);
             let ext = name.rsplit_once('.').map(|(_, e)| e.to_lowercase())?;
-            extensions.iter().any(|x| x.eq_ignore_ascii_case(&ext)).then(|| name.to_owned())
+            extensions
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(&ext))
+                .then(|| name.to_owned())
         })
         .collect()
 }
@@ -160,7 +176,10 @@ mod tests {
         let now: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
         let info = parse("x.pem", PEM.as_bytes(), now);
         assert!(info.error.is_empty(), "{}", info.error);
-        assert_eq!(info.not_after.unwrap().to_rfc3339(), "2027-12-30T12:05:12+00:00");
+        assert_eq!(
+            info.not_after.unwrap().to_rfc3339(),
+            "2027-12-30T12:05:12+00:00"
+        );
         assert_eq!(info.days_left, Some(400));
         assert!(info.subject.contains("Onshi Test Clinic"));
     }
@@ -201,6 +220,9 @@ mod tests {
             r"C:\Users\Public\Desktop\資格確認.lnk".to_owned(),
             r"C:\Users\Public\Desktop\README".to_owned(),
         ];
-        assert_eq!(desktop_files(&entries, &["p12".into(), "pfx".into()]), ["1312345678.P12"]);
+        assert_eq!(
+            desktop_files(&entries, &["p12".into(), "pfx".into()]),
+            ["1312345678.P12"]
+        );
     }
 }

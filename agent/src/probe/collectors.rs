@@ -6,7 +6,12 @@
 use super::source::{Cmd, Collector, powershell, run};
 
 fn ps_json(name: &'static str, fixture: &'static str, script: &str) -> Collector {
-    Collector { name, fixture, windows: Some(powershell(&format!("{script} | ConvertTo-Json -Compress"))), unix: None }
+    Collector {
+        name,
+        fixture,
+        windows: Some(powershell(&format!("{script} | ConvertTo-Json -Compress"))),
+        unix: None,
+    }
 }
 
 pub fn os() -> Collector {
@@ -26,15 +31,28 @@ pub fn disk() -> Collector {
 }
 
 pub fn pnp() -> Collector {
-    ps_json("pnp", "pnp.json", "Get-PnpDevice | Select-Object Class,FriendlyName,InstanceId,Manufacturer,Status,Present")
+    ps_json(
+        "pnp",
+        "pnp.json",
+        "Get-PnpDevice | Select-Object Class,FriendlyName,InstanceId,Manufacturer,Status,Present",
+    )
 }
 
 pub fn tasklist() -> Collector {
-    Collector { name: "tasklist", fixture: "tasklist.csv", windows: Some(run("tasklist", &["/fo", "csv", "/nh"])), unix: None }
+    Collector {
+        name: "tasklist",
+        fixture: "tasklist.csv",
+        windows: Some(run("tasklist", &["/fo", "csv", "/nh"])),
+        unix: None,
+    }
 }
 
 pub fn services() -> Collector {
-    ps_json("services", "services.json", "Get-Service | Select-Object Name,DisplayName,Status,StartType")
+    ps_json(
+        "services",
+        "services.json",
+        "Get-Service | Select-Object Name,DisplayName,Status,StartType",
+    )
 }
 
 /// `stores` like `LocalMachine\My`; anything but letters and one
@@ -42,10 +60,17 @@ pub fn services() -> Collector {
 pub fn certificates(stores: &[String]) -> Collector {
     let paths: Vec<String> = stores
         .iter()
-        .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '\\') && s.matches('\\').count() == 1)
+        .filter(|s| {
+            s.chars().all(|c| c.is_ascii_alphanumeric() || c == '\\')
+                && s.matches('\\').count() == 1
+        })
         .map(|s| format!("Cert:\\{s}"))
         .collect();
-    let paths = if paths.is_empty() { r"Cert:\LocalMachine\My".to_owned() } else { paths.join(",") };
+    let paths = if paths.is_empty() {
+        r"Cert:\LocalMachine\My".to_owned()
+    } else {
+        paths.join(",")
+    };
     ps_json(
         "certificates",
         "certs.json",
@@ -56,11 +81,19 @@ pub fn certificates(stores: &[String]) -> Collector {
 }
 
 pub fn local_users() -> Collector {
-    ps_json("users", "users.json", "Get-LocalUser | Select-Object Name,SID,Enabled,PasswordLastSet,LastLogon,Description")
+    ps_json(
+        "users",
+        "users.json",
+        "Get-LocalUser | Select-Object Name,SID,Enabled,PasswordLastSet,LastLogon,Description",
+    )
 }
 
 pub fn smb_shares() -> Collector {
-    ps_json("shares", "shares.json", "Get-SmbShare | Select-Object Name,Path,Description,ShareState,ShareType,Special")
+    ps_json(
+        "shares",
+        "shares.json",
+        "Get-SmbShare | Select-Object Name,Path,Description,ShareState,ShareType,Special",
+    )
 }
 
 pub fn ip_configuration() -> Collector {
@@ -73,7 +106,11 @@ pub fn ip_configuration() -> Collector {
 
 /// The agent runs as SYSTEM: the user's settings are under HKU\<SID>.
 fn user_hive(sid: Option<&str>) -> String {
-    match sid.filter(|s| s.starts_with("S-1-") && s.chars().all(|c| c.is_ascii_digit() || c == '-' || c == 'S')) {
+    match sid.filter(|s| {
+        s.starts_with("S-1-")
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == 'S')
+    }) {
         Some(sid) => format!("HKU\\{sid}"),
         None => "HKCU".to_owned(),
     }
@@ -81,11 +118,19 @@ fn user_hive(sid: Option<&str>) -> String {
 
 pub fn screen_saver(sid: Option<&str>) -> Collector {
     let key = format!("{}\\Control Panel\\Desktop", user_hive(sid));
-    Collector { name: "screensaver", fixture: "screensaver.txt", windows: Some(run("reg", &["query", &key])), unix: None }
+    Collector {
+        name: "screensaver",
+        fixture: "screensaver.txt",
+        windows: Some(run("reg", &["query", &key])),
+        unix: None,
+    }
 }
 
 pub fn screen_saver_policy(sid: Option<&str>) -> Collector {
-    let key = format!("{}\\Software\\Policies\\Microsoft\\Windows\\Control Panel\\Desktop", user_hive(sid));
+    let key = format!(
+        "{}\\Software\\Policies\\Microsoft\\Windows\\Control Panel\\Desktop",
+        user_hive(sid)
+    );
     Collector {
         name: "screensaver-policy",
         fixture: "screensaver-policy.txt",
@@ -95,11 +140,21 @@ pub fn screen_saver_policy(sid: Option<&str>) -> Collector {
 }
 
 pub fn linux_file(name: &'static str, path: &str) -> Collector {
-    Collector { name, fixture: "linux-only", windows: None, unix: Some(Cmd::Read(path.into())) }
+    Collector {
+        name,
+        fixture: "linux-only",
+        windows: None,
+        unix: Some(Cmd::Read(path.into())),
+    }
 }
 
 pub fn linux_ip_addr() -> Collector {
-    Collector { name: "ip-addr", fixture: "linux-only", windows: None, unix: Some(run("ip", &["-o", "addr", "show"])) }
+    Collector {
+        name: "ip-addr",
+        fixture: "linux-only",
+        windows: None,
+        unix: Some(run("ip", &["-o", "addr", "show"])),
+    }
 }
 
 #[cfg(test)]
@@ -108,11 +163,19 @@ mod tests {
 
     #[test]
     fn configuration_cannot_inject_into_commands() {
-        let c = certificates(&["LocalMachine\\My; Remove-Item C:\\".into(), "CurrentUser\\My".into()]);
-        let Some(Cmd::Run { args, .. }) = c.windows else { panic!() };
+        let c = certificates(&[
+            "LocalMachine\\My; Remove-Item C:\\".into(),
+            "CurrentUser\\My".into(),
+        ]);
+        let Some(Cmd::Run { args, .. }) = c.windows else {
+            panic!()
+        };
         let script = args.last().unwrap();
         assert!(script.contains(r"Cert:\CurrentUser\My") && !script.contains("Remove-Item"));
-        assert_eq!(user_hive(Some("S-1-5-21-1-2-3-1001")), "HKU\\S-1-5-21-1-2-3-1001");
+        assert_eq!(
+            user_hive(Some("S-1-5-21-1-2-3-1001")),
+            "HKU\\S-1-5-21-1-2-3-1001"
+        );
         assert_eq!(user_hive(Some("S-1-5; reg delete")), "HKCU");
     }
 }

@@ -59,12 +59,20 @@ pub struct OsFacts {
 /// `Get-CimInstance Win32_OperatingSystem | Select-Object Caption,Version,
 /// BuildNumber,CSName,OSArchitecture,LastBootUpTime,LocalDateTime | ConvertTo-Json`
 pub fn parse_win32_os(text: &str) -> Result<OsFacts, String> {
-    let v = ps::items(text)?.into_iter().next().ok_or("no Win32_OperatingSystem instance")?;
+    let v = ps::items(text)?
+        .into_iter()
+        .next()
+        .ok_or("no Win32_OperatingSystem instance")?;
     let caption = ps::text(&v, "Caption");
     let version = ps::text(&v, "Version");
     Ok(OsFacts {
         hostname: ps::text(&v, "CSName"),
-        os: [caption.trim(), version.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" "),
+        os: [caption.trim(), version.trim()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
         boot_time: ps::date(&v, "LastBootUpTime"),
     })
 }
@@ -72,7 +80,10 @@ pub fn parse_win32_os(text: &str) -> Result<OsFacts, String> {
 /// `Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='C:'" | Select-Object DeviceID,FreeSpace,Size | ConvertTo-Json`
 pub fn parse_logical_disk(text: &str) -> Result<(u64, u64), String> {
     let v = ps::items(text)?.into_iter().next().ok_or("no C: drive")?;
-    Ok((ps::number(&v, "FreeSpace").ok_or("no FreeSpace")?, ps::number(&v, "Size").unwrap_or(0)))
+    Ok((
+        ps::number(&v, "FreeSpace").ok_or("no FreeSpace")?,
+        ps::number(&v, "Size").unwrap_or(0),
+    ))
 }
 
 /// `btime <epoch seconds>` line of /proc/stat.
@@ -134,7 +145,12 @@ pub fn parse_reg_query(text: &str) -> BTreeMap<String, String> {
             let mut parts = l.trim_start().splitn(3, "    ");
             let name = parts.next()?.trim();
             let kind = parts.next()?.trim();
-            kind.starts_with("REG_").then(|| (name.to_lowercase(), parts.next().unwrap_or("").trim().to_owned()))
+            kind.starts_with("REG_").then(|| {
+                (
+                    name.to_lowercase(),
+                    parts.next().unwrap_or("").trim().to_owned(),
+                )
+            })
         })
         .collect()
 }
@@ -142,7 +158,11 @@ pub fn parse_reg_query(text: &str) -> BTreeMap<String, String> {
 /// Screen-saver lock from the user's `Control Panel\Desktop` key and the
 /// policy key (`Software\Policies\Microsoft\Windows\Control Panel\Desktop`),
 /// which wins value by value.
-pub fn screen_lock(user: Option<&BTreeMap<String, String>>, policy: Option<&BTreeMap<String, String>>, clear_screen: bool) -> ScreenLock {
+pub fn screen_lock(
+    user: Option<&BTreeMap<String, String>>,
+    policy: Option<&BTreeMap<String, String>>,
+    clear_screen: bool,
+) -> ScreenLock {
     let get = |name: &str| -> (Option<&String>, bool) {
         match policy.and_then(|p| p.get(name)) {
             Some(v) => (Some(v), true),
@@ -173,7 +193,11 @@ pub fn apps_updated_at(files: &Files, paths: &[String]) -> Option<DateTime<Utc>>
         .iter()
         .flat_map(|p| {
             let own = files.stat(p).and_then(|f| f.modified);
-            files.list(p).into_iter().filter_map(|(_, f)| f.modified).chain(own)
+            files
+                .list(p)
+                .into_iter()
+                .filter_map(|(_, f)| f.modified)
+                .chain(own)
         })
         .max()
 }
@@ -185,10 +209,16 @@ mod tests {
     #[test]
     fn parses_btime_and_os() {
         let stat = "cpu  1 2 3\nintr 5\nbtime 1764028800\nprocesses 10\n";
-        assert_eq!(parse_proc_stat_btime(stat).unwrap().to_rfc3339(), "2025-11-25T00:00:00+00:00");
+        assert_eq!(
+            parse_proc_stat_btime(stat).unwrap().to_rfc3339(),
+            "2025-11-25T00:00:00+00:00"
+        );
         assert_eq!(parse_proc_stat_btime("cpu 1\n"), None);
         let os = "NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n";
-        assert_eq!(parse_os_release(os).as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
+        assert_eq!(
+            parse_os_release(os).as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
         assert_eq!(parse_os_release(""), None);
     }
 
@@ -197,7 +227,10 @@ mod tests {
         let now: DateTime<Utc> = "2024-11-26T09:00:00Z".parse().unwrap();
         let mut h = HostInfo::new();
         h.set_boot(Some(now - Duration::hours(30)), now);
-        assert_eq!((h.uptime_hours, h.rebooted_within_24h), (Some(30), Some(false)));
+        assert_eq!(
+            (h.uptime_hours, h.rebooted_within_24h),
+            (Some(30), Some(false))
+        );
         h.set_boot(None, now);
         assert_eq!(h.rebooted_within_24h, None);
     }
@@ -209,8 +242,13 @@ mod tests {
         );
         assert_eq!(user.get("wallpaper").map(String::as_str), Some(""));
         let lock = screen_lock(Some(&user), None, false);
-        assert!(lock.known && !lock.enabled, "no SCRNSAVE.EXE: the saver is (None)");
-        let policy = parse_reg_query("    SCRNSAVE.EXE    REG_SZ    scrnsave.scr\n    ScreenSaveTimeOut    REG_SZ    600\n");
+        assert!(
+            lock.known && !lock.enabled,
+            "no SCRNSAVE.EXE: the saver is (None)"
+        );
+        let policy = parse_reg_query(
+            "    SCRNSAVE.EXE    REG_SZ    scrnsave.scr\n    ScreenSaveTimeOut    REG_SZ    600\n",
+        );
         let lock = screen_lock(Some(&user), Some(&policy), false);
         assert!(lock.enabled && lock.secure && lock.by_policy);
         assert_eq!(lock.timeout_seconds, 600);

@@ -38,24 +38,36 @@ struct Iface {
 pub fn parse_windows(text: &str) -> Result<IpConfig, String> {
     let list = |v: &serde_json::Value, key: &str| -> Vec<String> {
         match v.get(key) {
-            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
             Some(serde_json::Value::String(s)) if !s.is_empty() => vec![s.clone()],
             _ => Vec::new(),
         }
     };
     let ifaces: Vec<Iface> = ps::items(text)?
         .iter()
-        .map(|v| Iface { addresses: list(v, "IPv4Address"), gateways: list(v, "IPv4DefaultGateway"), dns: list(v, "DNSServer") })
+        .map(|v| Iface {
+            addresses: list(v, "IPv4Address"),
+            gateways: list(v, "IPv4DefaultGateway"),
+            dns: list(v, "DNSServer"),
+        })
         .collect();
     Ok(combine(&ifaces))
 }
 
 fn combine(ifaces: &[Iface]) -> IpConfig {
     let with_gateway: Vec<&Iface> = ifaces.iter().filter(|i| !i.gateways.is_empty()).collect();
-    let chosen: Vec<&Iface> = if with_gateway.is_empty() { ifaces.iter().collect() } else { with_gateway };
+    let chosen: Vec<&Iface> = if with_gateway.is_empty() {
+        ifaces.iter().collect()
+    } else {
+        with_gateway
+    };
     let mut c = IpConfig::default();
     for i in chosen {
-        c.addresses.extend(i.addresses.iter().filter(|a| usable(a)).cloned());
+        c.addresses
+            .extend(i.addresses.iter().filter(|a| usable(a)).cloned());
         if c.gateway.is_empty() {
             c.gateway = i.gateways.first().cloned().unwrap_or_default();
         }
@@ -66,7 +78,10 @@ fn combine(ifaces: &[Iface]) -> IpConfig {
 
 /// Loopback and link-local (APIPA) addresses say nothing about the site.
 fn usable(a: &str) -> bool {
-    !(a.starts_with("127.") || a.starts_with("169.254.") || a == "::1" || a.to_lowercase().starts_with("fe80"))
+    !(a.starts_with("127.")
+        || a.starts_with("169.254.")
+        || a == "::1"
+        || a.to_lowercase().starts_with("fe80"))
 }
 
 fn normalise(mut c: IpConfig) -> IpConfig {
@@ -106,23 +121,40 @@ pub fn parse_linux(ip_addr: &str, route: &str, resolv: &str) -> IpConfig {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect();
-    normalise(IpConfig { addresses, gateway, dns })
+    normalise(IpConfig {
+        addresses,
+        gateway,
+        dns,
+    })
 }
 
 pub fn compare(baseline: Option<&IpConfig>, current: IpConfig) -> IpConfigInfo {
     let mut changes = Vec::new();
     if let Some(b) = baseline {
         if b.addresses != current.addresses {
-            changes.push(format!("addresses {} → {}", b.addresses.join(","), current.addresses.join(",")));
+            changes.push(format!(
+                "addresses {} → {}",
+                b.addresses.join(","),
+                current.addresses.join(",")
+            ));
         }
         if b.gateway != current.gateway {
             changes.push(format!("gateway {} → {}", b.gateway, current.gateway));
         }
         if b.dns != current.dns {
-            changes.push(format!("dns {} → {}", b.dns.join(","), current.dns.join(",")));
+            changes.push(format!(
+                "dns {} → {}",
+                b.dns.join(","),
+                current.dns.join(",")
+            ));
         }
     }
-    IpConfigInfo { baseline_known: baseline.is_some(), drifted: !changes.is_empty(), changes, current }
+    IpConfigInfo {
+        baseline_known: baseline.is_some(),
+        drifted: !changes.is_empty(),
+        changes,
+        current,
+    }
 }
 
 #[cfg(test)]
@@ -133,7 +165,14 @@ mod tests {
     fn windows_single_interface_object_and_arrays() {
         let text = r#"{"InterfaceAlias":"イーサネット","IPv4Address":"10.51.1.2","IPv4DefaultGateway":["10.51.1.1"],"DNSServer":["10.51.1.1"]}"#;
         let c = parse_windows(text).unwrap();
-        assert_eq!(c, IpConfig { addresses: vec!["10.51.1.2".into()], gateway: "10.51.1.1".into(), dns: vec!["10.51.1.1".into()] });
+        assert_eq!(
+            c,
+            IpConfig {
+                addresses: vec!["10.51.1.2".into()],
+                gateway: "10.51.1.1".into(),
+                dns: vec!["10.51.1.1".into()]
+            }
+        );
     }
 
     #[test]
@@ -149,7 +188,11 @@ mod tests {
 
     #[test]
     fn drift_lists_what_changed() {
-        let base = IpConfig { addresses: vec!["10.51.1.2".into()], gateway: "10.51.1.1".into(), dns: vec!["10.51.1.1".into()] };
+        let base = IpConfig {
+            addresses: vec!["10.51.1.2".into()],
+            gateway: "10.51.1.1".into(),
+            dns: vec!["10.51.1.1".into()],
+        };
         assert!(!compare(Some(&base), base.clone()).drifted);
         assert!(!compare(None, base.clone()).baseline_known);
         let mut moved = base.clone();

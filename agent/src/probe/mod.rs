@@ -15,6 +15,7 @@ mod ps;
 pub mod reader;
 pub mod report;
 pub mod shares;
+mod slow;
 pub mod source;
 
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::ProbeFileConfig;
-use accounts::{AccountKind, AccountStatus};
+use accounts::AccountStatus;
 use baseline::{Baseline, BaselineStore};
 use source::{Collector, FetchError, Files, Raw, Source};
 
@@ -95,6 +96,7 @@ pub struct Prober {
     learn: bool,
     key: Option<Vec<u8>>,
     slow: Option<(Instant, Slow)>,
+    reader: Option<(Instant, Option<reader::ReaderInfo>, Vec<ProbeError>)>,
 }
 
 impl Prober {
@@ -102,7 +104,15 @@ impl Prober {
         let store = s.state_dir.as_deref().map(BaselineStore::new);
         let baseline = store.as_ref().map(BaselineStore::load).unwrap_or_default();
         let key = store.as_ref().and_then(|st| st.key(learn));
-        Prober { s, store, baseline, learn, key, slow: None }
+        Prober {
+            s,
+            store,
+            baseline,
+            learn,
+            key,
+            slow: None,
+            reader: None,
+        }
     }
 
     /// Forgets the stored baseline; the next `collect` takes a new one.
@@ -110,6 +120,7 @@ impl Prober {
         self.baseline = Baseline::default();
         self.learn = true;
         self.slow = None;
+        self.reader = None;
         if self.key.is_none() {
             self.key = self.store.as_ref().and_then(|st| st.key(true));
         }
@@ -133,7 +144,11 @@ impl Prober {
             }
             self.slow = Some((Instant::now(), slow));
         }
-        let slow = self.slow.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+        let slow = self
+            .slow
+            .as_ref()
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
         let mut errors = slow.errors.clone();
 
         let mut host = host::HostInfo::new();
@@ -147,7 +162,21 @@ impl Prober {
         host.screen_lock = slow.screen_lock.clone();
         host.apps_updated_at = slow.apps_updated_at;
 
-        let reader = self.collect_reader(&slow, &mut errors).await;
+        let reader_due = match &self.reader {
+            Some((at, _, _)) => at.elapsed().as_secs_f64() >= self.s.config.reader_every,
+            None => true,
+        };
+        if reader_due {
+            let mut e = Vec::new();
+            let info = self.collect_reader(&slow, &mut e).await;
+            self.reader = Some((Instant::now(), info, e));
+        }
+        let (reader, reader_errors) = self
+            .reader
+            .as_ref()
+            .map(|(_, r, e)| (r.clone(), e.clone()))
+            .unwrap_or_default();
+        errors.extend(reader_errors);
         let targets = self.targets(&slow);
         let targets = network::probe_all(&targets, self.s.timeout).await;
         Snapshot {
@@ -157,28 +186,39 @@ impl Prober {
             reader,
             certificate: slow.certificate.clone(),
             accounts: slow.accounts.clone(),
-            network: NetworkInfo { targets, ip_config: slow.ip_config.clone(), shares: slow.shares.clone() },
+            network: NetworkInfo {
+                targets,
+                ip_config: slow.ip_config.clone(),
+                shares: slow.shares.clone(),
+            },
             errors,
         }
     }
 
     fn save_baseline(&mut self, now: DateTime<Utc>) {
         self.baseline.taken_at.get_or_insert(now);
-        if let Some(store) = &self.store {
-            if let Err(e) = store.save(&self.baseline) {
-                tracing::error!(error = %e, "cannot store the baseline");
-            }
+        if let Some(store) = &self.store
+            && let Err(e) = store.save(&self.baseline)
+        {
+            tracing::error!(error = %e, "cannot store the baseline");
         }
     }
 
     async fn fetch(&self, c: &Collector, errors: &mut Vec<ProbeError>) -> Option<Raw> {
-        let timeout = if c.windows.is_some() { self.s.command_timeout } else { self.s.timeout };
+        let timeout = if c.windows.is_some() {
+            self.s.command_timeout
+        } else {
+            self.s.timeout
+        };
         match self.s.source.fetch(c, timeout).await {
             Ok(raw) => Some(raw),
             Err(FetchError::Unavailable) => None,
             Err(e) => {
                 tracing::warn!(probe = c.name, error = %e, "probe failed");
-                errors.push(ProbeError { probe: c.name.to_owned(), error: e.to_string() });
+                errors.push(ProbeError {
+                    probe: c.name.to_owned(),
+                    error: e.to_string(),
+                });
                 None
             }
         }
@@ -186,12 +226,20 @@ impl Prober {
 
     /// Runs a Windows collector and its parser; a parse failure is an error
     /// of that probe, never of the snapshot.
-    async fn windows<T>(&self, c: Collector, errors: &mut Vec<ProbeError>, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    async fn windows<T>(
+        &self,
+        c: Collector,
+        errors: &mut Vec<ProbeError>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
         match self.fetch(&c, errors).await? {
             Raw::Windows(text) => match parse(&text) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    errors.push(ProbeError { probe: c.name.to_owned(), error: e });
+                    errors.push(ProbeError {
+                        probe: c.name.to_owned(),
+                        error: e,
+                    });
                     None
                 }
             },
@@ -206,170 +254,25 @@ impl Prober {
         }
     }
 
-    async fn collect_slow(&mut self, now: DateTime<Utc>) -> Slow {
-        let mut e = Vec::new();
-        let files = self.s.source.files();
-        let mut slow = Slow::default();
-        let linux = !cfg!(windows) && !self.s.source.is_replay();
-
-        // Host.
-        slow.os = match self.windows(collectors::os(), &mut e, host::parse_win32_os).await {
-            Some(os) => Some(os),
-            None if linux => Some(self.linux_os(&mut e).await),
-            None => None,
-        };
-        slow.disk = match self.windows(collectors::disk(), &mut e, host::parse_logical_disk).await {
-            Some(d) => Some(d),
-            None if linux => self
-                .s
-                .state_dir
-                .as_deref()
-                .and_then(host::disk_space)
-                .or_else(|| host::disk_space("/".as_ref())),
-            None => None,
-        };
-        slow.apps_updated_at = host::apps_updated_at(&files, &self.s.config.apps.paths);
-        slow.services = self.windows(collectors::services(), &mut e, reader::parse_services).await;
-
-        // Accounts first: the screen saver and the desktop belong to the
-        // Windows account.
-        let users = self.windows(collectors::local_users(), &mut e, accounts::parse_local_users).await;
-        let account = users.as_deref().and_then(|u| {
-            accounts::pick_windows_account(
-                u,
-                self.s.config.accounts.windows_user.as_deref(),
-                self.baseline.windows.as_ref().map(|b| b.sid.as_str()),
-            )
-        });
-        if let Some(users) = &users {
-            if self.learn && self.baseline.windows.is_none() {
-                self.baseline.windows = account.map(accounts::WindowsBaseline::from);
-            }
-            let _ = users;
-            slow.accounts.push(accounts::compare_windows(self.baseline.windows.as_ref(), account));
-        }
-        let (sid, user_name) = (account.map(|a| a.sid.clone()), account.map(|a| a.name.clone()));
-        for (kind, paths) in [
-            (AccountKind::FaceAuth, self.s.config.accounts.face_auth_files.clone()),
-            (AccountKind::Linkage, self.s.config.accounts.linkage_files.clone()),
-        ] {
-            if let Some(status) = self.fingerprint_account(kind, &files, &paths) {
-                slow.accounts.push(status);
-            }
-        }
-
-        let clear_screen = clear_screen_installed(&files);
-        let user = self.windows(collectors::screen_saver(sid.as_deref()), &mut e, |t| Ok(host::parse_reg_query(t))).await;
-        if user.is_some() {
-            // A missing policy key is the normal case, not an error.
-            let policy = match self.s.source.fetch(&collectors::screen_saver_policy(sid.as_deref()), self.s.command_timeout).await {
-                Ok(Raw::Windows(t)) => Some(host::parse_reg_query(&t)),
-                _ => None,
-            };
-            slow.screen_lock = Some(host::screen_lock(user.as_ref(), policy.as_ref(), clear_screen));
-        }
-
-        slow.certificate = self.certificate(now, &files, user_name.as_deref(), &mut e).await;
-
-        // Network.
-        let ip = match self.windows(collectors::ip_configuration(), &mut e, ipconfig::parse_windows).await {
-            Some(ip) => Some(ip),
-            None if linux => {
-                let addr = self.unix_text(collectors::linux_ip_addr(), &mut e).await.unwrap_or_default();
-                let route = self.unix_text(collectors::linux_file("route", "/proc/net/route"), &mut e).await.unwrap_or_default();
-                let resolv = self.unix_text(collectors::linux_file("resolv", "/etc/resolv.conf"), &mut e).await.unwrap_or_default();
-                Some(ipconfig::parse_linux(&addr, &route, &resolv))
-            }
-            None => None,
-        };
-        if let Some(ip) = ip {
-            if self.learn && self.baseline.ip.is_none() {
-                self.baseline.ip = Some(ip.clone());
-            }
-            slow.ip_config = Some(ipconfig::compare(self.baseline.ip.as_ref(), ip));
-        }
-        if let Some(list) = self.windows(collectors::smb_shares(), &mut e, shares::parse_smb_shares).await {
-            let mut expected = self.s.config.network.shares.clone();
-            if self.s.config.network.home_visit_nursing && !expected.iter().any(|s| s.eq_ignore_ascii_case("Onseikyu")) {
-                expected.push("Onseikyu".into());
-            }
-            slow.shares = shares::check(&expected, &list, &files);
-        }
-        slow.errors = e;
-        slow
-    }
-
-    async fn linux_os(&self, e: &mut Vec<ProbeError>) -> host::OsFacts {
-        let hostname = self.unix_text(collectors::linux_file("hostname", "/proc/sys/kernel/hostname"), e).await;
-        let release = self.unix_text(collectors::linux_file("os-release", "/etc/os-release"), e).await;
-        let stat = self.unix_text(collectors::linux_file("boot", "/proc/stat"), e).await;
-        host::OsFacts {
-            hostname: hostname.unwrap_or_default().trim().to_owned(),
-            os: release.as_deref().and_then(host::parse_os_release).unwrap_or_else(|| std::env::consts::OS.to_owned()),
-            boot_time: stat.as_deref().and_then(host::parse_proc_stat_btime),
-        }
-    }
-
-    fn fingerprint_account(&mut self, kind: AccountKind, files: &Files, paths: &[String]) -> Option<AccountStatus> {
-        let Some(key) = self.key.as_deref() else {
-            // No key yet (`probe` before the agent ever ran): show that the
-            // account files are there, with nothing to compare them to.
-            let present = accounts::fingerprint(&[0; 32], files, paths).is_some();
-            return present.then(|| accounts::compare_fingerprint(kind, None, None));
-        };
-        let now = accounts::fingerprint(key, files, paths);
-        let slot = match kind {
-            AccountKind::FaceAuth => &mut self.baseline.face_auth,
-            _ => &mut self.baseline.linkage,
-        };
-        if self.learn && slot.is_none() {
-            slot.clone_from(&now);
-        }
-        (now.is_some() || slot.is_some()).then(|| accounts::compare_fingerprint(kind, slot.as_deref(), now.as_deref()))
-    }
-
-    async fn certificate(
-        &self,
-        now: DateTime<Utc>,
-        files: &Files,
-        user: Option<&str>,
+    async fn collect_reader(
+        &mut self,
+        slow: &Slow,
         e: &mut Vec<ProbeError>,
-    ) -> Option<cert::CertInfo> {
-        let cfg = &self.s.config.certificate;
-        let store = self.windows(collectors::certificates(&cfg.stores), e, cert::parse_store).await;
-        // The store when it has the certificate (or there is no file to
-        // fall back on), else the configured file.
-        let from_store = store.as_ref().filter(|c| cert::pick(c, &cfg.matches).is_some() || self.s.cert_file.is_none());
-        let mut info = if let Some(certs) = from_store {
-            cert::from_store(certs, &cfg.matches, now)
-        } else {
-            let path = self.s.cert_file.as_ref()?;
-            let read = match tokio::time::timeout(self.s.timeout, tokio::fs::read(path)).await {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(_) => Err(format!("no answer within {} ms", self.s.timeout.as_millis())),
-            };
-            let mut c = cert::from_file(&path.display().to_string(), read, now);
-            c.desktop_file_present = Some(c.present);
-            c
-        };
-        if store.is_some() {
-            let mut dirs = cfg.desktop_dirs.clone();
-            if let Some(u) = user {
-                dirs.push(format!(r"C:\Users\{u}\Desktop"));
-            }
-            let entries: Vec<String> = dirs.iter().flat_map(|d| files.list(d)).map(|(p, _)| p).collect();
-            info.desktop_files = cert::desktop_files(&entries, &cfg.desktop_extensions);
-            info.desktop_file_present = Some(!info.desktop_files.is_empty());
-        }
-        info.backup_confirmed = cfg.backup_confirmed;
-        Some(info)
-    }
-
-    async fn collect_reader(&mut self, slow: &Slow, e: &mut Vec<ProbeError>) -> Option<reader::ReaderInfo> {
-        let devices = self.windows(collectors::pnp(), e, reader::parse_pnp).await?;
-        let processes = self.windows(collectors::tasklist(), e, |t| Ok(reader::parse_tasklist(t))).await;
+    ) -> Option<reader::ReaderInfo> {
+        let devices = self
+            .windows(collectors::pnp(), e, reader::parse_pnp)
+            .await?;
+        let processes = self
+            .windows(collectors::tasklist(), e, |t| Ok(reader::parse_tasklist(t)))
+            .await;
         let files = self.s.source.files();
-        let rules = self.s.config.reader.makers.clone().unwrap_or_else(reader::default_rules);
+        let rules = self
+            .s
+            .config
+            .reader
+            .makers
+            .clone()
+            .unwrap_or_else(reader::default_rules);
         let info = reader::evaluate(
             &rules,
             self.s.config.reader.maker,
@@ -395,10 +298,18 @@ impl Prober {
             .s
             .targets
             .iter()
-            .map(|(name, address)| network::Target { name: name.clone(), address: address.clone(), refused_is_up: false })
+            .map(|(name, address)| network::Target {
+                name: name.clone(),
+                address: address.clone(),
+                refused_is_up: false,
+            })
             .collect();
         let net = &self.s.config.network;
-        let gateway = slow.ip_config.as_ref().map(|c| c.current.gateway.clone()).unwrap_or_default();
+        let gateway = slow
+            .ip_config
+            .as_ref()
+            .map(|c| c.current.gateway.clone())
+            .unwrap_or_default();
         if net.probe_gateway.unwrap_or(cfg!(windows))
             && !self.s.source.is_replay()
             && !gateway.is_empty()
@@ -406,7 +317,11 @@ impl Prober {
         {
             out.insert(
                 0,
-                network::Target { name: "router".into(), address: format!("{gateway}:{}", net.gateway_port), refused_is_up: true },
+                network::Target {
+                    name: "router".into(),
+                    address: format!("{gateway}:{}", net.gateway_port),
+                    refused_is_up: true,
+                },
             );
         }
         out
@@ -415,7 +330,9 @@ impl Prober {
 
 /// Guide 1-5-3: ClearScreen lives in C:\FaceAuthReader\ClearScreen.
 fn clear_screen_installed(files: &Files) -> bool {
-    files.stat(r"C:\FaceAuthReader\ClearScreen").is_some_and(|f| f.is_dir)
+    files
+        .stat(r"C:\FaceAuthReader\ClearScreen")
+        .is_some_and(|f| f.is_dir)
 }
 
 #[cfg(test)]

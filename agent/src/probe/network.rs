@@ -38,9 +38,19 @@ async fn probe(t: &Target, timeout: Duration) -> TargetResult {
             (true, elapsed(), "port closed (host answered)".to_owned())
         }
         Ok(Err(e)) => (false, None, e.to_string()),
-        Err(_) => (false, None, format!("no answer within {} ms", timeout.as_millis())),
+        Err(_) => (
+            false,
+            None,
+            format!("no answer within {} ms", timeout.as_millis()),
+        ),
     };
-    TargetResult { name: t.name.clone(), address: t.address.clone(), reachable, latency_ms, error }
+    TargetResult {
+        name: t.name.clone(),
+        address: t.address.clone(),
+        reachable,
+        latency_ms,
+        error,
+    }
 }
 
 #[cfg(test)]
@@ -56,9 +66,17 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().to_string()
         };
-        let t = |name: &str, address: &str, refused_is_up| Target { name: name.into(), address: address.into(), refused_is_up };
+        let t = |name: &str, address: &str, refused_is_up| Target {
+            name: name.into(),
+            address: address.into(),
+            refused_is_up,
+        };
         let results = probe_all(
-            &[t("open", &open, false), t("closed", &closed, false), t("router", &closed, true)],
+            &[
+                t("open", &open, false),
+                t("closed", &closed, false),
+                t("router", &closed, true),
+            ],
             Duration::from_secs(2),
         )
         .await;

@@ -38,7 +38,11 @@ pub fn text(v: &Value, key: &str) -> String {
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Bool(b)) => b.to_string(),
         // e.g. a SecurityIdentifier: {"BinaryLength":28, "Value":"S-1-5-..."}
-        Some(Value::Object(o)) => o.get("Value").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Some(Value::Object(o)) => o
+            .get("Value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         _ => String::new(),
     }
 }
@@ -58,7 +62,9 @@ pub fn boolean(v: &Value, key: &str) -> Option<bool> {
 
 pub fn number(v: &Value, key: &str) -> Option<u64> {
     match v.get(key)? {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -70,7 +76,11 @@ pub fn enumeration(v: &Value, key: &str, names: &[(i64, &str)]) -> String {
     match v.get(key) {
         Some(Value::Number(n)) => {
             let n = n.as_i64().unwrap_or(-1);
-            names.iter().find(|(k, _)| *k == n).map(|(_, s)| (*s).to_owned()).unwrap_or_else(|| n.to_string())
+            names
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, s)| (*s).to_owned())
+                .unwrap_or_else(|| n.to_string())
         }
         Some(Value::String(s)) => s.clone(),
         _ => String::new(),
@@ -92,7 +102,10 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     if let Some(inner) = s.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
         // "1732488123500" or "1732488123500+0900": milliseconds since the
         // epoch in UTC; the offset only says how it was displayed.
-        let end = inner[1..].find(['+', '-']).map(|i| i + 1).unwrap_or(inner.len());
+        let end = inner[1..]
+            .find(['+', '-'])
+            .map(|i| i + 1)
+            .unwrap_or(inner.len());
         let ms: i64 = inner[..end].parse().ok()?;
         return DateTime::from_timestamp_millis(ms);
     }
@@ -101,7 +114,9 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     }
     // PowerShell 7 without an offset: "2024-11-25T08:01:02.5" (local time,
     // unknown here; read as UTC rather than not at all).
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
 }
 
 #[cfg(test)]
@@ -115,7 +130,11 @@ mod tests {
         assert_eq!(items("{\"a\":1}").unwrap().len(), 1);
         assert_eq!(items("\u{feff}[{\"a\":1},{\"a\":2}]").unwrap().len(), 2);
         assert!(items("42").is_err());
-        assert!(items("Get-PnpDevice : not recognized").unwrap_err().starts_with("not JSON"));
+        assert!(
+            items("Get-PnpDevice : not recognized")
+                .unwrap_err()
+                .starts_with("not JSON")
+        );
     }
 
     #[test]
@@ -130,14 +149,20 @@ mod tests {
             assert_eq!(date(&v, "t").unwrap().to_rfc3339(), want, "{v}");
         }
         assert_eq!(date(&json!({"t": null}), "t"), None);
-        assert_eq!(parse_date("/Date(-62135596800000)/").unwrap().to_rfc3339(), "0001-01-01T00:00:00+00:00");
+        assert_eq!(
+            parse_date("/Date(-62135596800000)/").unwrap().to_rfc3339(),
+            "0001-01-01T00:00:00+00:00"
+        );
     }
 
     #[test]
     fn sids_enums_and_numbers() {
         let v = json!({"SID": {"BinaryLength": 28, "Value": "S-1-5-21-1-2-3-1001"}, "Status": 4, "S": "Running", "N": "123", "F": 1.5e9});
         assert_eq!(text(&v, "SID"), "S-1-5-21-1-2-3-1001");
-        assert_eq!(enumeration(&v, "Status", &[(1, "Stopped"), (4, "Running")]), "Running");
+        assert_eq!(
+            enumeration(&v, "Status", &[(1, "Stopped"), (4, "Running")]),
+            "Running"
+        );
         assert_eq!(enumeration(&v, "S", &[]), "Running");
         assert_eq!(number(&v, "N"), Some(123));
         assert_eq!(number(&v, "F"), Some(1_500_000_000));

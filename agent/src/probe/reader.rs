@@ -66,19 +66,35 @@ pub struct MakerRule {
 
 /// PnP classes a reader can appear under; printers of the same maker
 /// (Canon, Panasonic) are not readers.
-const READER_CLASSES: [&str; 8] = ["SmartCardReader", "Camera", "Image", "USB", "HIDClass", "Biometric", "Net", "Ports"];
+const READER_CLASSES: [&str; 8] = [
+    "SmartCardReader",
+    "Camera",
+    "Image",
+    "USB",
+    "HIDClass",
+    "Biometric",
+    "Net",
+    "Ports",
+];
 
 pub fn default_rules() -> Vec<MakerRule> {
-    let rule = |maker, names: &[&str], ids: &[&str], processes: &[&str], services: &[&str]| MakerRule {
-        maker,
-        manual_power: None,
-        device_names: names.iter().map(|s| (*s).to_owned()).collect(),
-        device_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
-        processes: processes.iter().map(|s| (*s).to_owned()).collect(),
-        services: services.iter().map(|s| (*s).to_owned()).collect(),
-    };
+    let rule =
+        |maker, names: &[&str], ids: &[&str], processes: &[&str], services: &[&str]| MakerRule {
+            maker,
+            manual_power: None,
+            device_names: names.iter().map(|s| (*s).to_owned()).collect(),
+            device_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            processes: processes.iter().map(|s| (*s).to_owned()).collect(),
+            services: services.iter().map(|s| (*s).to_owned()).collect(),
+        };
     vec![
-        rule(Maker::Fujitsu, &["Caora", "FUJITSU Face"], &["VID_04C5&"], &["CaoraManager.exe"], &["CaoraService"]),
+        rule(
+            Maker::Fujitsu,
+            &["Caora", "FUJITSU Face"],
+            &["VID_04C5&"],
+            &["CaoraManager.exe"],
+            &["CaoraService"],
+        ),
         rule(
             Maker::Panasonic,
             &["Panasonic Face", "XC-STFR"],
@@ -86,9 +102,27 @@ pub fn default_rules() -> Vec<MakerRule> {
             &["FaceAuthReader.exe", "ClearScreen.exe"],
             &["PanasonicFaceAuthService"],
         ),
-        rule(Maker::Atlus, &["ATLUS", "アトラス", "MATSUMURA"], &[], &["AtlusFaceManager.exe"], &["AtlusFaceService"]),
-        rule(Maker::Almex, &["ALMEX", "アルメックス"], &[], &["AlmexFaceAuth.exe"], &["AlmexFaceAuthService"]),
-        rule(Maker::Canon, &["Canon Face", "キヤノン 顔認証"], &[], &["CanonFaceAuth.exe"], &["CanonFaceAuthService"]),
+        rule(
+            Maker::Atlus,
+            &["ATLUS", "アトラス", "MATSUMURA"],
+            &[],
+            &["AtlusFaceManager.exe"],
+            &["AtlusFaceService"],
+        ),
+        rule(
+            Maker::Almex,
+            &["ALMEX", "アルメックス"],
+            &[],
+            &["AlmexFaceAuth.exe"],
+            &["AlmexFaceAuthService"],
+        ),
+        rule(
+            Maker::Canon,
+            &["Canon Face", "キヤノン 顔認証"],
+            &[],
+            &["CanonFaceAuth.exe"],
+            &["CanonFaceAuthService"],
+        ),
     ]
 }
 
@@ -113,7 +147,8 @@ pub fn parse_pnp(text: &str) -> Result<Vec<PnpDevice>, String> {
                 instance_id: ps::text(v, "InstanceId"),
                 // Older builds have no Present; a remembered, unplugged device
                 // then shows as status Unknown.
-                present: ps::boolean(v, "Present").unwrap_or(!status.eq_ignore_ascii_case("Unknown")),
+                present: ps::boolean(v, "Present")
+                    .unwrap_or(!status.eq_ignore_ascii_case("Unknown")),
                 status,
             }
         })
@@ -186,7 +221,9 @@ fn contains(hay: &str, needle: &str) -> bool {
 }
 
 fn device_matches(rule: &MakerRule, d: &PnpDevice) -> bool {
-    READER_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(&d.class))
+    READER_CLASSES
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(&d.class))
         && (rule.device_names.iter().any(|n| contains(&d.name, n))
             || rule.device_ids.iter().any(|n| contains(&d.instance_id, n)))
 }
@@ -194,13 +231,28 @@ fn device_matches(rule: &MakerRule, d: &PnpDevice) -> bool {
 /// Decides maker and power. `configured` (config) beats detection;
 /// `baseline` remembers the maker seen before, so a reader that vanished
 /// entirely is reported absent instead of "no reader".
-pub fn evaluate(rules: &[MakerRule], configured: Option<Maker>, baseline: Option<Maker>, o: &Observed) -> ReaderInfo {
+pub fn evaluate(
+    rules: &[MakerRule],
+    configured: Option<Maker>,
+    baseline: Option<Maker>,
+    o: &Observed,
+) -> ReaderInfo {
     let processes = o.processes.unwrap_or_default();
     let services = o.services.unwrap_or_default();
     let software = |r: &MakerRule| {
-        let process = r.processes.iter().any(|p| processes.contains(&p.to_lowercase()));
-        let service_running = r.services.iter().any(|s| services.iter().any(|x| x.name.eq_ignore_ascii_case(s) && x.running));
-        let service_installed = r.services.iter().any(|s| services.iter().any(|x| x.name.eq_ignore_ascii_case(s)));
+        let process = r
+            .processes
+            .iter()
+            .any(|p| processes.contains(&p.to_lowercase()));
+        let service_running = r.services.iter().any(|s| {
+            services
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(s) && x.running)
+        });
+        let service_installed = r
+            .services
+            .iter()
+            .any(|s| services.iter().any(|x| x.name.eq_ignore_ascii_case(s)));
         (process || service_running, service_installed || process)
     };
     let detected = rules
@@ -211,7 +263,9 @@ pub fn evaluate(rules: &[MakerRule], configured: Option<Maker>, baseline: Option
     let maker = configured.or(detected).or(baseline).unwrap_or(Maker::None);
 
     let rule = rules.iter().find(|r| r.maker == maker);
-    let matched: Vec<&PnpDevice> = rule.map(|r| o.devices.iter().filter(|d| device_matches(r, d)).collect()).unwrap_or_default();
+    let matched: Vec<&PnpDevice> = rule
+        .map(|r| o.devices.iter().filter(|d| device_matches(r, d)).collect())
+        .unwrap_or_default();
     // Prefer a present device; among those, one that works.
     let best = matched
         .iter()
@@ -229,14 +283,18 @@ pub fn evaluate(rules: &[MakerRule], configured: Option<Maker>, baseline: Option
         .filter(|d| d.present && !matched.contains(d))
         .filter(|d| {
             d.class.eq_ignore_ascii_case("SmartCardReader")
-                || ["顔認証", "face", "カードリーダー"].iter().any(|k| contains(&d.name, k))
+                || ["顔認証", "face", "カードリーダー"]
+                    .iter()
+                    .any(|k| contains(&d.name, k))
         })
         .map(|d| format!("{} [{}] {}", d.name, d.class, d.instance_id))
         .collect();
     ReaderInfo {
         maker,
         power,
-        manual_power: rule.and_then(|r| r.manual_power).unwrap_or(maker.manual_power()),
+        manual_power: rule
+            .and_then(|r| r.manual_power)
+            .unwrap_or(maker.manual_power()),
         software_running: rule.is_some_and(|r| software(r).0),
         device_name: best.map(|d| d.name.clone()).unwrap_or_default(),
         device_status: best.map(|d| d.status.clone()).unwrap_or_default(),
@@ -250,33 +308,70 @@ mod tests {
     use super::*;
 
     fn dev(class: &str, name: &str, id: &str, status: &str, present: bool) -> PnpDevice {
-        PnpDevice { class: class.into(), name: name.into(), instance_id: id.into(), status: status.into(), present }
+        PnpDevice {
+            class: class.into(),
+            name: name.into(),
+            instance_id: id.into(),
+            status: status.into(),
+            present,
+        }
     }
 
-    fn eval(devices: &[PnpDevice], processes: &[&str], configured: Option<Maker>, baseline: Option<Maker>) -> ReaderInfo {
+    fn eval(
+        devices: &[PnpDevice],
+        processes: &[&str],
+        configured: Option<Maker>,
+        baseline: Option<Maker>,
+    ) -> ReaderInfo {
         let processes: Vec<String> = processes.iter().map(|p| p.to_lowercase()).collect();
         evaluate(
             &default_rules(),
             configured,
             baseline,
-            &Observed { devices, processes: Some(&processes), services: None, clear_screen_installed: false },
+            &Observed {
+                devices,
+                processes: Some(&processes),
+                services: None,
+                clear_screen_installed: false,
+            },
         )
     }
 
     #[test]
     fn present_device_is_on_and_remembered_unplugged_device_is_off() {
-        let on = [dev("USB", "Caora face authentication reader", r"USB\VID_04C5&PID_125A\0001", "OK", true)];
+        let on = [dev(
+            "USB",
+            "Caora face authentication reader",
+            r"USB\VID_04C5&PID_125A\0001",
+            "OK",
+            true,
+        )];
         let r = eval(&on, &["CaoraManager.exe"], None, None);
-        assert_eq!((r.maker, r.power, r.manual_power, r.software_running), (Maker::Fujitsu, Power::On, false, true));
-        let off = [dev("USB", "ALMEX 顔認証付きカードリーダー", r"USB\VID_2A5B&PID_0101\A1", "Unknown", false)];
+        assert_eq!(
+            (r.maker, r.power, r.manual_power, r.software_running),
+            (Maker::Fujitsu, Power::On, false, true)
+        );
+        let off = [dev(
+            "USB",
+            "ALMEX 顔認証付きカードリーダー",
+            r"USB\VID_2A5B&PID_0101\A1",
+            "Unknown",
+            false,
+        )];
         let r = eval(&off, &[], None, None);
-        assert_eq!((r.maker, r.power, r.manual_power), (Maker::Almex, Power::Off, true));
+        assert_eq!(
+            (r.maker, r.power, r.manual_power),
+            (Maker::Almex, Power::Off, true)
+        );
     }
 
     #[test]
     fn vanished_reader_is_absent_not_none() {
         let r = eval(&[], &[], None, Some(Maker::Canon));
-        assert_eq!((r.maker, r.power, r.manual_power), (Maker::Canon, Power::Absent, true));
+        assert_eq!(
+            (r.maker, r.power, r.manual_power),
+            (Maker::Canon, Power::Absent, true)
+        );
         let r = eval(&[], &[], None, None);
         assert_eq!((r.maker, r.power), (Maker::None, Power::None));
         let r = eval(&[], &[], Some(Maker::None), Some(Maker::Canon));
@@ -285,14 +380,26 @@ mod tests {
 
     #[test]
     fn printers_of_the_same_maker_are_not_readers() {
-        let printer = [dev("Printer", "Canon Face TS8330 series", r"USBPRINT\CANON", "OK", true)];
+        let printer = [dev(
+            "Printer",
+            "Canon Face TS8330 series",
+            r"USBPRINT\CANON",
+            "OK",
+            true,
+        )];
         let r = eval(&printer, &[], None, None);
         assert_eq!(r.maker, Maker::None);
     }
 
     #[test]
     fn unknown_reader_like_devices_are_listed_for_tuning() {
-        let d = [dev("SmartCardReader", "Microsoft Usbccid Smartcard Reader (WUDF)", r"USB\VID_1234&PID_5678\X", "OK", true)];
+        let d = [dev(
+            "SmartCardReader",
+            "Microsoft Usbccid Smartcard Reader (WUDF)",
+            r"USB\VID_1234&PID_5678\X",
+            "OK",
+            true,
+        )];
         let r = eval(&d, &[], None, None);
         assert_eq!(r.unmatched_candidates.len(), 1);
     }
@@ -300,7 +407,12 @@ mod tests {
     #[test]
     fn tasklist_csv_in_english_and_japanese() {
         let text = "\"System Idle Process\",\"0\",\"Services\",\"0\",\"8 K\"\r\n\"CaoraManager.exe\",\"4312\",\"Console\",\"1\",\"24,120 K\"\r\n";
-        assert_eq!(parse_tasklist(text), ["system idle process", "caoramanager.exe"]);
-        assert!(parse_tasklist("情報: 指定された条件に一致するタスクは実行されていません。").is_empty());
+        assert_eq!(
+            parse_tasklist(text),
+            ["system idle process", "caoramanager.exe"]
+        );
+        assert!(
+            parse_tasklist("情報: 指定された条件に一致するタスクは実行されていません。").is_empty()
+        );
     }
 }

@@ -17,7 +17,10 @@ const MAX_NAME: usize = 64;
 const MAX_LIST: usize = 64;
 
 fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 /// At most `max` bytes, cut at a character boundary.
@@ -119,7 +122,10 @@ pub fn to_report(s: &Snapshot, agent_id: &str, site_id: &str, seq: u64) -> pb::R
                 reachable: t.reachable,
                 latency: t.latency_ms.map(|ms| {
                     let d = Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 120.0));
-                    prost_types::Duration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 }
+                    prost_types::Duration {
+                        seconds: d.as_secs() as i64,
+                        nanos: d.subsec_nanos() as i32,
+                    }
                 }),
                 error: cut(&t.error, MAX_TEXT),
             })
@@ -129,16 +135,37 @@ pub fn to_report(s: &Snapshot, agent_id: &str, site_id: &str, seq: u64) -> pb::R
             .shares
             .iter()
             .take(MAX_LIST)
-            .map(|sh| pb::Share { name: cut(&sh.name, MAX_NAME), exists: sh.exists, shared: sh.shared })
+            .map(|sh| pb::Share {
+                name: cut(&sh.name, MAX_NAME),
+                exists: sh.exists,
+                shared: sh.shared,
+            })
             .collect(),
         ip_config: s.network.ip_config.as_ref().map(|c| pb::IpConfig {
-            addresses: c.current.addresses.iter().take(MAX_LIST).map(|a| cut(a, MAX_NAME)).collect(),
+            addresses: c
+                .current
+                .addresses
+                .iter()
+                .take(MAX_LIST)
+                .map(|a| cut(a, MAX_NAME))
+                .collect(),
             gateway: cut(&c.current.gateway, MAX_NAME),
-            dns: c.current.dns.iter().take(MAX_LIST).map(|a| cut(a, MAX_NAME)).collect(),
+            dns: c
+                .current
+                .dns
+                .iter()
+                .take(MAX_LIST)
+                .map(|a| cut(a, MAX_NAME))
+                .collect(),
             drifted: c.drifted,
         }),
         agent: Some(pb::AgentHealth {
-            probe_errors: s.errors.iter().take(16).map(|e| cut(&format!("{}: {}", e.probe, e.error), 200)).collect(),
+            probe_errors: s
+                .errors
+                .iter()
+                .take(16)
+                .map(|e| cut(&format!("{}: {}", e.probe, e.error), 200))
+                .collect(),
             ..Default::default()
         }),
     }

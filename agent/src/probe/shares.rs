@@ -21,7 +21,11 @@ pub fn parse_smb_shares(text: &str) -> Result<Vec<SmbShare>, String> {
             name: ps::text(v, "Name"),
             path: ps::text(v, "Path"),
             // ShareState: 0 Pending, 1 Online, 2 Offline.
-            online: ps::enumeration(v, "ShareState", &[(0, "Pending"), (1, "Online"), (2, "Offline")]) == "Online",
+            online: ps::enumeration(
+                v,
+                "ShareState",
+                &[(0, "Pending"), (1, "Online"), (2, "Offline")],
+            ) == "Online",
         })
         .collect())
 }
@@ -40,15 +44,22 @@ pub struct ShareStatus {
 pub fn check(expected: &[String], shares: &[SmbShare], files: &Files) -> Vec<ShareStatus> {
     expected
         .iter()
-        .map(|name| match shares.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
-            Some(s) => ShareStatus {
-                name: name.clone(),
-                exists: s.path.is_empty() || files.stat(&s.path).is_some_and(|f| f.is_dir),
-                shared: s.online,
-                path: s.path.clone(),
+        .map(
+            |name| match shares.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
+                Some(s) => ShareStatus {
+                    name: name.clone(),
+                    exists: s.path.is_empty() || files.stat(&s.path).is_some_and(|f| f.is_dir),
+                    shared: s.online,
+                    path: s.path.clone(),
+                },
+                None => ShareStatus {
+                    name: name.clone(),
+                    exists: false,
+                    shared: false,
+                    path: String::new(),
+                },
             },
-            None => ShareStatus { name: name.clone(), exists: false, shared: false, path: String::new() },
-        })
+        )
         .collect()
 }
 
@@ -65,11 +76,30 @@ mod tests {
             {"Name":"res","Path":"C:\\OQS\\res","ShareState":1}]"#;
         let shares = parse_smb_shares(text).unwrap();
         let files = Files::Replay(vec![
-            FileEntry { path: r"C:\OQS\face".into(), dir: true, modified: None, content: None },
-            FileEntry { path: r"C:\OQS\req".into(), dir: true, modified: None, content: None },
+            FileEntry {
+                path: r"C:\OQS\face".into(),
+                dir: true,
+                modified: None,
+                content: None,
+            },
+            FileEntry {
+                path: r"C:\OQS\req".into(),
+                dir: true,
+                modified: None,
+                content: None,
+            },
         ]);
-        let want: Vec<String> = ["face", "req", "res", "Onseikyu"].iter().map(|s| (*s).to_owned()).collect();
-        let got: Vec<(bool, bool)> = check(&want, &shares, &files).iter().map(|s| (s.exists, s.shared)).collect();
-        assert_eq!(got, [(true, true), (true, false), (false, true), (false, false)]);
+        let want: Vec<String> = ["face", "req", "res", "Onseikyu"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let got: Vec<(bool, bool)> = check(&want, &shares, &files)
+            .iter()
+            .map(|s| (s.exists, s.shared))
+            .collect();
+        assert_eq!(
+            got,
+            [(true, true), (true, false), (false, true), (false, false)]
+        );
     }
 }

@@ -52,7 +52,10 @@ pub fn powershell(script: &str) -> Cmd {
 }
 
 pub fn run(program: &str, args: &[&str]) -> Cmd {
-    Cmd::Run { program: program.into(), args: args.iter().map(|a| (*a).to_owned()).collect() }
+    Cmd::Run {
+        program: program.into(),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,7 +125,9 @@ async fn execute(cmd: &Cmd, timeout: Duration) -> Result<String, FetchError> {
             let read = tokio::fs::read(path);
             match tokio::time::timeout(timeout, read).await {
                 Ok(Ok(bytes)) => Ok(decode_text(&bytes)),
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(FetchError::Unavailable),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(FetchError::Unavailable)
+                }
                 Ok(Err(e)) => Err(FetchError::Failed(format!("{}: {e}", path.display()))),
                 Err(_) => Err(FetchError::Timeout(timeout.as_millis())),
             }
@@ -140,11 +145,20 @@ async fn execute(cmd: &Cmd, timeout: Duration) -> Result<String, FetchError> {
                         Ok(stdout)
                     } else {
                         let stderr = decode_text(&out.stderr);
-                        let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-                        Err(FetchError::Failed(format!("{program} exited with {}: {first}", out.status)))
+                        let first = stderr
+                            .lines()
+                            .find(|l| !l.trim().is_empty())
+                            .unwrap_or("")
+                            .trim();
+                        Err(FetchError::Failed(format!(
+                            "{program} exited with {}: {first}",
+                            out.status
+                        )))
                     }
                 }
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(FetchError::Unavailable),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(FetchError::Unavailable)
+                }
                 Ok(Err(e)) => Err(FetchError::Failed(format!("cannot run {program}: {e}"))),
                 Err(_) => Err(FetchError::Timeout(timeout.as_millis())),
             }
@@ -157,7 +171,10 @@ async fn execute(cmd: &Cmd, timeout: Duration) -> Result<String, FetchError> {
 /// so the ASCII parts (registry value names, numbers) stay usable.
 pub fn decode_text(bytes: &[u8]) -> String {
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        let units: Vec<u16> = rest.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         return String::from_utf16_lossy(&units);
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
@@ -197,19 +214,28 @@ impl Files {
         match self {
             Files::Live => {
                 let m = std::fs::metadata(path).ok()?;
-                Some(FileFacts { is_dir: m.is_dir(), modified: m.modified().ok().map(DateTime::<Utc>::from) })
+                Some(FileFacts {
+                    is_dir: m.is_dir(),
+                    modified: m.modified().ok().map(DateTime::<Utc>::from),
+                })
             }
             Files::Replay(entries) => {
                 let key = norm(path);
                 if let Some(e) = entries.iter().find(|e| norm(&e.path) == key) {
-                    return Some(FileFacts { is_dir: e.dir, modified: e.modified });
+                    return Some(FileFacts {
+                        is_dir: e.dir,
+                        modified: e.modified,
+                    });
                 }
                 // A folder exists when something is recorded inside it.
                 let prefix = format!("{key}\\");
                 entries
                     .iter()
                     .any(|e| norm(&e.path).starts_with(&prefix))
-                    .then_some(FileFacts { is_dir: true, modified: None })
+                    .then_some(FileFacts {
+                        is_dir: true,
+                        modified: None,
+                    })
             }
         }
     }
@@ -237,9 +263,18 @@ impl Files {
                     .iter()
                     .filter(|e| {
                         let p = norm(&e.path);
-                        p.strip_prefix(&prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains('\\'))
+                        p.strip_prefix(&prefix)
+                            .is_some_and(|rest| !rest.is_empty() && !rest.contains('\\'))
                     })
-                    .map(|e| (e.path.clone(), FileFacts { is_dir: e.dir, modified: e.modified }))
+                    .map(|e| {
+                        (
+                            e.path.clone(),
+                            FileFacts {
+                                is_dir: e.dir,
+                                modified: e.modified,
+                            },
+                        )
+                    })
                     .collect()
             }
         };
@@ -253,7 +288,11 @@ impl Files {
             Files::Live => {
                 use std::io::Read;
                 let mut buf = Vec::new();
-                std::fs::File::open(Path::new(path)).ok()?.take(MAX_READ as u64).read_to_end(&mut buf).ok()?;
+                std::fs::File::open(Path::new(path))
+                    .ok()?
+                    .take(MAX_READ as u64)
+                    .read_to_end(&mut buf)
+                    .ok()?;
                 Some(buf)
             }
             Files::Replay(entries) => {
@@ -269,7 +308,9 @@ impl Files {
 
 /// Windows paths compare case-insensitively, with either slash.
 fn norm(path: &str) -> String {
-    path.replace('/', "\\").trim_end_matches('\\').to_lowercase()
+    path.replace('/', "\\")
+        .trim_end_matches('\\')
+        .to_lowercase()
 }
 
 #[cfg(test)]
@@ -292,14 +333,27 @@ mod tests {
     #[test]
     fn replayed_files_answer_stat_list_and_read() {
         let files = Files::Replay(vec![
-            FileEntry { path: r"C:\FaceAuthReader\ClearScreen\ClearScreen.exe".into(), dir: false, modified: None, content: None },
-            FileEntry { path: r"C:\OQS\OQSComApp\config\app.ini".into(), dir: false, modified: None, content: Some("a=1".into()) },
+            FileEntry {
+                path: r"C:\FaceAuthReader\ClearScreen\ClearScreen.exe".into(),
+                dir: false,
+                modified: None,
+                content: None,
+            },
+            FileEntry {
+                path: r"C:\OQS\OQSComApp\config\app.ini".into(),
+                dir: false,
+                modified: None,
+                content: Some("a=1".into()),
+            },
         ]);
         assert!(files.stat(r"c:\faceauthreader\clearscreen").unwrap().is_dir);
         assert!(files.stat(r"C:\FaceAuthReader\Missing").is_none());
         assert_eq!(files.list(r"C:\OQS\OQSComApp\config").len(), 1);
         assert_eq!(files.list(r"C:\OQS").len(), 0, "only direct children");
-        assert_eq!(files.read(r"C:/OQS/OQSComApp/config/app.ini").unwrap(), b"a=1");
+        assert_eq!(
+            files.read(r"C:/OQS/OQSComApp/config/app.ini").unwrap(),
+            b"a=1"
+        );
     }
 
     #[tokio::test]
@@ -307,12 +361,31 @@ mod tests {
         if cfg!(windows) {
             return;
         }
-        let c = Collector { name: "sleep", fixture: "x", windows: None, unix: Some(run("sleep", &["5"])) };
+        let c = Collector {
+            name: "sleep",
+            fixture: "x",
+            windows: None,
+            unix: Some(run("sleep", &["5"])),
+        };
         let started = std::time::Instant::now();
-        let err = Source::Live.fetch(&c, Duration::from_millis(200)).await.unwrap_err();
+        let err = Source::Live
+            .fetch(&c, Duration::from_millis(200))
+            .await
+            .unwrap_err();
         assert_eq!(err, FetchError::Timeout(200));
         assert!(started.elapsed() < Duration::from_secs(2));
-        let c = Collector { name: "none", fixture: "x", windows: None, unix: Some(run("/nonexistent/probe", &[])) };
-        assert_eq!(Source::Live.fetch(&c, Duration::from_secs(1)).await.unwrap_err(), FetchError::Unavailable);
+        let c = Collector {
+            name: "none",
+            fixture: "x",
+            windows: None,
+            unix: Some(run("/nonexistent/probe", &[])),
+        };
+        assert_eq!(
+            Source::Live
+                .fetch(&c, Duration::from_secs(1))
+                .await
+                .unwrap_err(),
+            FetchError::Unavailable
+        );
     }
 }

@@ -261,7 +261,7 @@ mod tests {
         encode(&Record {
             kind: Kind::Report,
             seq,
-            low_value: seq % 2 == 0,
+            low_value: seq.is_multiple_of(2),
             marks: marks(seq),
             payload,
         })

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Measures the agent's footprint (docs/agent-footprint.md): release binary
+# size, RSS and CPU of `onshi-agent run --interval 60` reporting to a local
+# release server over mTLS, for MINUTES minutes (default 10).
+#   scripts/agent-footprint.sh [MINUTES]
+# Needs PostgreSQL (ONSHI_TEST_DATABASE_URL, default the local one); builds
+# the agent with its shipping profile (`agent`) and the server with `release`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+minutes=${1:-10}
+target=${CARGO_TARGET_DIR:-target}
+admin_url=${ONSHI_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+db=onshi_footprint_$$
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${agent_pid:-}" ] && kill "$agent_pid" 2>/dev/null || true
+  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --profile agent -q -p onshi-agent
+cargo build --release -q -p onshi-server
+agent_bin=$target/agent/onshi-agent
+server_bin=$target/release/onshi-server
+echo "binary: $(stat -c %s "$agent_bin") bytes ($(numfmt --to=iec "$(stat -c %s "$agent_bin")"))  $agent_bin"
+
+psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null
+export DATABASE_URL=${admin_url%/*}/$db
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$server_bin" serve --grpc-addr 127.0.0.1:$port --http-addr 127.0.0.1:0 --data-dir "$work/server" \
+  >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 50); do grep -q grpc: "$work/server.out" 2>/dev/null && break; sleep 0.2; done
+"$server_bin" site add --site-id fp-site --name fp-site --data-dir "$work/server" >/dev/null
+tok=$("$server_bin" site token --site-id fp-site --data-dir "$work/server")
+token=$(sed -n 's/^token: *//p' <<<"$tok")
+fp=$(sed -n 's/^ca-fingerprint: *//p' <<<"$tok")
+"$agent_bin" enroll --server https://127.0.0.1:$port --token "$token" --ca-fingerprint "$fp" \
+  --state-dir "$work/agent" >/dev/null
+: >"$work/agent.toml"
+
+ONSHI_LOG=warn "$agent_bin" --config "$work/agent.toml" run --server https://127.0.0.1:$port \
+  --site-id fp-site --state-dir "$work/agent" --interval 60 --target server=127.0.0.1:$port &
+agent_pid=$!
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
+rss() { awk '/^VmRSS/{print $2}' "/proc/$agent_pid/status"; }
+
+sleep 60 # start-up, first report, TLS handshake
+c0=$(cpu); t0=$(date +%s.%N)
+echo "t=60s: VmRSS $(rss) kB"
+for m in $(seq "$minutes"); do
+  sleep 60
+  echo "t=$((60 + 60 * m))s: VmRSS $(rss) kB  CPU ticks $(( $(cpu) - c0 ))"
+done
+c1=$(cpu); t1=$(date +%s.%N)
+hwm=$(awk '/^VmHWM/{print $2}' "/proc/$agent_pid/status")
+grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|Threads)' "/proc/$agent_pid/status" | tr -s ' \t' ' ' | paste -sd ' ' -
+reports=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM report_history")
+python3 - "$c0" "$c1" "$t0" "$t1" "$ticks" "$hwm" "$reports" <<'PY'
+import sys
+c0, c1, t0, t1, hz, hwm, n = (float(x) for x in sys.argv[1:])
+cpu = (c1 - c0) / hz
+wall = t1 - t0
+print(f"CPU {cpu:.2f} s over {wall:.0f} s = {100 * cpu / wall:.4f} %  (peak RSS {hwm:.0f} kB, {n:.0f} reports stored)")
+PY
