@@ -140,13 +140,28 @@ impl Server {
 
     /// Starts the server with extra `serve` options.
     pub fn start_with_args(database_url: &str, extra: &[&str]) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::spawn(
+            database_url,
+            "127.0.0.1:0",
+            tempfile::tempdir().unwrap(),
+            extra,
+        )
+    }
+
+    /// Spawns `onshi-server serve` and reads the addresses it prints. The log
+    /// is appended to, so a restarted server keeps one log.
+    fn spawn(
+        database_url: &str,
+        grpc_addr: &str,
+        data_dir: tempfile::TempDir,
+        extra: &[&str],
+    ) -> Self {
         let log = data_dir.path().join("server.log");
         let mut child = Command::new(bin("onshi-server"))
             .args([
                 "serve",
                 "--grpc-addr",
-                "127.0.0.1:0",
+                grpc_addr,
                 "--http-addr",
                 "127.0.0.1:0",
             ])
@@ -156,12 +171,19 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("ONSHI_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let mut parts = line.split_whitespace();
         let (grpc_addr, http_addr) = match (parts.next(), parts.next(), parts.next(), parts.next())
         {
@@ -446,50 +468,7 @@ impl Server {
     /// directory (so the same CA): agents spooling against that address
     /// while nothing listened there then reach it.
     pub fn start_with(database_url: &str, grpc_addr: &str, data_dir: tempfile::TempDir) -> Self {
-        let log = data_dir.path().join("server.log");
-        let mut child = Command::new(bin("onshi-server"))
-            .args([
-                "serve",
-                "--grpc-addr",
-                grpc_addr,
-                "--http-addr",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .env("DATABASE_URL", database_url)
-            .env("ONSHI_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(
-                std::fs::File::options()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                    .unwrap(),
-            )
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let [_, grpc, _, http] = words[..] else {
-            let _ = child.kill();
-            panic!(
-                "server did not start: {line:?}\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        };
-        let (grpc_addr, http_addr) = (grpc.to_owned(), http.to_owned());
-        Self {
-            child,
-            database_url: database_url.to_owned(),
-            grpc_addr,
-            http_addr,
-            data_dir,
-            log,
-        }
+        Self::spawn(database_url, grpc_addr, data_dir, &[])
     }
 
     /// Stops the server (SIGTERM) and hands back its data directory.
