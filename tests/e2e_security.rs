@@ -497,3 +497,94 @@ async fn an_agent_over_its_rate_limit_is_slowed_down() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn an_enrolled_agent_renews_its_certificate_and_a_revoked_one_cannot() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let dir = tempfile::tempdir().unwrap();
+    let agent = server.enroll("site-renew", dir.path());
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("ca.pem")))
+        .identity(Identity::from_pem(read("client.pem"), read("client.key")))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(server.grpc_url())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut enrolment = pb::enrollment_service_client::EnrollmentServiceClient::new(channel);
+
+    let key = rcgen::KeyPair::generate().unwrap();
+    // The CSR asks for another identity; the server ignores the subject.
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "agt-somebody-else");
+    let csr = params.serialize_request(&key).unwrap().pem().unwrap();
+    let renewed = enrolment
+        .renew(pb::RenewRequest {
+            csr_pem: csr.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let pem = x509_parser::pem::parse_x509_pem(renewed.certificate_pem.as_bytes())
+        .unwrap()
+        .1;
+    let cert = pem.parse_x509().unwrap();
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        cn, agent,
+        "the certificate names the calling agent, whatever the CSR says"
+    );
+    let days = (cert.validity().not_after.timestamp() - chrono::Utc::now().timestamp()) / 86_400;
+    assert!((29..=30).contains(&days), "short-lived: {days} days");
+
+    // Without a client certificate, or once revoked: no renewal.
+    let anonymous = Channel::from_shared(server.grpc_url())
+        .unwrap()
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(read("ca.pem")))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = pb::enrollment_service_client::EnrollmentServiceClient::new(anonymous)
+        .renew(pb::RenewRequest {
+            csr_pem: csr.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    let pool = db.pool().await;
+    sqlx::query("UPDATE agents SET revoked_at = now() WHERE agent_id = $1")
+        .bind(&agent)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let status = enrolment
+        .renew(pb::RenewRequest { csr_pem: csr })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    let renewals: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'agent.renew'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(renewals, 1);
+}
