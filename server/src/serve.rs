@@ -31,9 +31,11 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<(), Error>>>,
     private_cluster: Option<PrivateCluster>,
+    signals: Option<Signals>,
 }
 
 pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
+    let signals = Signals::install();
     let database = db::connect(&args.db).await?;
     db::migrate(&database.pool).await?;
     let pool = database.pool;
@@ -98,13 +100,16 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         shutdown,
         tasks,
         private_cluster: database.private_cluster,
+        signals: Some(signals),
     })
 }
 
 impl Running {
     /// Runs until SIGTERM / Ctrl-C, then stops gracefully.
-    pub async fn run_until_signal(self) -> Result<(), Error> {
-        shutdown_signal().await;
+    pub async fn run_until_signal(mut self) -> Result<(), Error> {
+        if let Some(signals) = self.signals.take() {
+            signals.wait().await;
+        }
         tracing::info!("shutting down: finishing in-flight requests");
         self.stop().await
     }
@@ -189,7 +194,10 @@ fn run_grpc<S: std::future::Future<Output = ()> + Send + 'static>(
         .max_concurrent_streams(16)
         .tcp_keepalive(Some(Duration::from_secs(60)))
         .http2_keepalive_interval(Some(Duration::from_secs(60)))
-        .layer(trace);
+        .layer(trace)
+        .layer(tower::util::MapResponseLayer::new(
+            oversize_is_resource_exhausted,
+        ));
     let router = builder
         .add_service(health_service)
         .add_service(reflection)
@@ -244,20 +252,55 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// tonic answers a message over the size limit with OUT_OF_RANGE; the
+/// contract (and gRPC convention for limits) is RESOURCE_EXHAUSTED, which
+/// also tells the agent not to retry the same batch unchanged.
+fn oversize_is_resource_exhausted<B>(
+    mut response: axum::http::Response<B>,
+) -> axum::http::Response<B> {
+    let headers = response.headers();
+    let oversized = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
+    if oversized {
+        response
+            .headers_mut()
+            .insert("grpc-status", axum::http::HeaderValue::from_static("8"));
+    }
+    response
+}
+
+/// SIGTERM and SIGINT (Ctrl-C), registered when the server starts: a signal
+/// that arrives right after the addresses are printed must stop the server
+/// gracefully, not kill it with the default action.
+pub struct Signals {
+    terminate: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            terminate: signal(SignalKind::terminate()).ok(),
+            interrupt: signal(SignalKind::interrupt()).ok(),
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    }
+
+    pub async fn wait(mut self) {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = next(&mut self.terminate) => {},
+            _ = next(&mut self.interrupt) => {},
+        }
     }
 }
