@@ -11,6 +11,16 @@ use fantoccini::{ClientBuilder, Locator};
 
 struct Driver(Child);
 
+async fn type_into(browser: &fantoccini::Client, css: &str, text: &str) {
+    let field = browser.wait().for_element(Locator::Css(css)).await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(browser: &fantoccini::Client, css: &str) {
+    let element = browser.wait().for_element(Locator::Css(css)).await.unwrap();
+    element.click().await.unwrap();
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -97,27 +107,9 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
             .path()
             .starts_with("/login")
     );
-    browser
-        .find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("ops-admin")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys("wrong password")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "input[name=username]", "ops-admin").await;
+    type_into(&browser, "input[name=password]", "wrong password").await;
+    click(&browser, "button[type=submit]").await;
     let error = browser
         .find(Locator::Css("p.error"))
         .await
@@ -130,27 +122,9 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
         "{error}"
     );
 
-    browser
-        .find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("ops-admin")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(&password)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "input[name=username]", "ops-admin").await;
+    type_into(&browser, "input[name=password]", &password).await;
+    click(&browser, "button[type=submit]").await;
 
     // The fleet: the reporting site is red (its router target is down).
     let row = browser
@@ -172,28 +146,9 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
         .click()
         .await
         .unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css("input[name=site_id]"))
-        .await
-        .unwrap()
-        .send_keys("clinic-new")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("input[name=name]"))
-        .await
-        .unwrap()
-        .send_keys("新宿テストクリニック")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("form.card button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "input[name=site_id]", "clinic-new").await;
+    type_into(&browser, "input[name=name]", "新宿テストクリニック").await;
+    click(&browser, "form.card button[type=submit]").await;
     let new_row = browser
         .wait()
         .for_element(Locator::Css(r#"tr[data-site-id="clinic-new"]"#))
@@ -224,13 +179,7 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
     assert_eq!(secret.trim().len(), 64, "token shown once: {secret}");
 
     // Log out: the portal is closed again.
-    browser
-        .find(Locator::Css("nav.menu button.link"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "nav.menu button.link").await;
     browser.goto(&server.http("/")).await.unwrap();
     assert!(
         browser

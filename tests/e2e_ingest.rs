@@ -2,42 +2,8 @@
 
 mod common;
 
-use common::{Server, TestDb, run_agent_once};
+use common::{Server, TestDb, batch, report, run_agent_once};
 use onshi_proto::v1 as pb;
-
-fn ts(secs_from_now: i64) -> Option<prost_types::Timestamp> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now + secs_from_now,
-        nanos: 0,
-    })
-}
-
-fn report(agent: &str, site: &str, seq: u64) -> pb::Report {
-    pb::Report {
-        seq,
-        agent_id: agent.into(),
-        site_id: site.into(),
-        collected_at: ts(-(100 - seq as i64)),
-        schema_version: 1,
-        host: Some(pb::Host {
-            hostname: format!("pc-{seq}"),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn batch(agent: &str, reports: Vec<pb::Report>) -> pb::SubmitReportsRequest {
-    pb::SubmitReportsRequest {
-        agent_id: agent.into(),
-        reports,
-        abandoned_through: 0,
-    }
-}
 
 async fn history_count(pool: &sqlx::PgPool, agent: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM report_history WHERE agent_id = $1")

@@ -10,29 +10,8 @@ use onshi_server::auth::extract::Access;
 use onshi_server::portal::routes;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-fn report(agent: &str, site: &str, seq: u64) -> pb::Report {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    pb::Report {
-        seq,
-        agent_id: agent.into(),
-        site_id: site.into(),
-        collected_at: Some(prost_types::Timestamp {
-            seconds: now,
-            nanos: 0,
-        }),
-        ..Default::default()
-    }
-}
-
 fn batch(agent: &str, site: &str, seq: u64) -> pb::SubmitReportsRequest {
-    pb::SubmitReportsRequest {
-        agent_id: agent.into(),
-        reports: vec![report(agent, site, seq)],
-        abandoned_through: 0,
-    }
+    common::batch(agent, vec![common::report(agent, site, seq)])
 }
 
 /// The CSRF token of the page at `path` for a logged-in client.

@@ -415,6 +415,40 @@ impl Drop for Server {
     }
 }
 
+/// A minimal valid report; `collected_at` rises with `seq`.
+pub fn report(agent: &str, site: &str, seq: u64) -> onshi_proto::v1::Report {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    onshi_proto::v1::Report {
+        seq,
+        agent_id: agent.into(),
+        site_id: site.into(),
+        collected_at: Some(prost_types::Timestamp {
+            seconds: now - 100 + seq as i64,
+            nanos: 0,
+        }),
+        schema_version: 1,
+        host: Some(onshi_proto::v1::Host {
+            hostname: format!("pc-{seq}"),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn batch(
+    agent: &str,
+    reports: Vec<onshi_proto::v1::Report>,
+) -> onshi_proto::v1::SubmitReportsRequest {
+    onshi_proto::v1::SubmitReportsRequest {
+        agent_id: agent.into(),
+        reports,
+        abandoned_through: 0,
+    }
+}
+
 /// The agent id stored in an agent state directory.
 pub fn agent_id(state_dir: &Path) -> String {
     let state: serde_json::Value =
