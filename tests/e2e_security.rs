@@ -365,35 +365,18 @@ async fn csrf_lockout_password_change_and_audit_chain() {
     // Password change: wrong current password refused; right one works.
     let viewer = server.session("viewer2", "viewer").await;
     let token = csrf(&viewer, &server, "/account/password").await;
-    let page = viewer
-        .post(server.http("/account/password"))
-        .form(&[
+    let change = |current: &'static str| {
+        let request = viewer.post(server.http("/account/password")).form(&[
             ("csrf", token.as_str()),
-            ("current", "nope"),
+            ("current", current),
             ("new", "a brand new passphrase"),
             ("confirm", "a brand new passphrase"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ]);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let page = change("nope").await;
     assert!(page.contains("現在のパスワードが違います"));
-    let page = viewer
-        .post(server.http("/account/password"))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("current", "pw-viewer2-correct-horse"),
-            ("new", "a brand new passphrase"),
-            ("confirm", "a brand new passphrase"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = change("pw-viewer2-correct-horse").await;
     assert!(page.contains("パスワードを変更しました"), "{page}");
 
     // The audit log saw it all, and its chain is intact.
@@ -483,18 +466,7 @@ async fn an_enrolled_agent_renews_its_certificate_and_a_revoked_one_cannot() {
     let server = Server::start(&db.url);
     let dir = tempfile::tempdir().unwrap();
     let agent = server.enroll("site-renew", dir.path());
-    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(read("ca.pem")))
-        .identity(Identity::from_pem(read("client.pem"), read("client.key")))
-        .domain_name("localhost");
-    let channel = Channel::from_shared(server.grpc_url())
-        .unwrap()
-        .tls_config(tls)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = server.channel(Some(dir.path())).await;
     let mut enrolment = pb::enrollment_service_client::EnrollmentServiceClient::new(channel);
 
     let key = rcgen::KeyPair::generate().unwrap();
@@ -531,17 +503,7 @@ async fn an_enrolled_agent_renews_its_certificate_and_a_revoked_one_cannot() {
     assert!((29..=30).contains(&days), "short-lived: {days} days");
 
     // Without a client certificate, or once revoked: no renewal.
-    let anonymous = Channel::from_shared(server.grpc_url())
-        .unwrap()
-        .tls_config(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(read("ca.pem")))
-                .domain_name("localhost"),
-        )
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let anonymous = server.channel(None).await;
     let status = pb::enrollment_service_client::EnrollmentServiceClient::new(anonymous)
         .renew(pb::RenewRequest {
             csr_pem: csr.clone(),

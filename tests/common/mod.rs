@@ -324,24 +324,33 @@ impl Server {
         agent_id(state_dir)
     }
 
-    /// A gRPC client with the identity enrolled in `state_dir` (mTLS).
-    pub async fn client_for(&self, state_dir: &Path) -> AgentServiceClient<Channel> {
-        let read = |f: &str| std::fs::read_to_string(state_dir.join(f)).unwrap();
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(read("ca.pem")))
-            .identity(tonic::transport::Identity::from_pem(
+    /// A TLS channel that trusts the server's CA, presenting the client
+    /// identity enrolled in `identity_dir` (mTLS) if one is given.
+    pub async fn channel(&self, identity_dir: Option<&Path>) -> Channel {
+        let ca = std::fs::read_to_string(self.ca_pem_path()).unwrap();
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .domain_name("localhost");
+        if let Some(dir) = identity_dir {
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+            tls = tls.identity(tonic::transport::Identity::from_pem(
                 read("client.pem"),
                 read("client.key"),
-            ))
-            .domain_name("localhost");
-        let channel = Channel::from_shared(self.grpc_url())
+            ));
+        }
+        Channel::from_shared(self.grpc_url())
             .unwrap()
             .tls_config(tls)
             .unwrap()
             .connect()
             .await
-            .unwrap();
-        AgentServiceClient::new(channel).max_encoding_message_size(64 * 1024 * 1024)
+            .unwrap()
+    }
+
+    /// A gRPC client with the identity enrolled in `state_dir` (mTLS).
+    pub async fn client_for(&self, state_dir: &Path) -> AgentServiceClient<Channel> {
+        AgentServiceClient::new(self.channel(Some(state_dir)).await)
+            .max_encoding_message_size(64 * 1024 * 1024)
     }
 
     /// Enrols a fresh identity for `site_id` and returns (agent id, client).
@@ -369,18 +378,7 @@ impl Server {
 
     /// A TLS client without a client certificate (not enrolled).
     pub async fn anonymous_client(&self) -> AgentServiceClient<Channel> {
-        let ca = std::fs::read_to_string(self.ca_pem_path()).unwrap();
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(ca))
-            .domain_name("localhost");
-        let channel = Channel::from_shared(self.grpc_url())
-            .unwrap()
-            .tls_config(tls)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        AgentServiceClient::new(channel).max_encoding_message_size(64 * 1024 * 1024)
+        AgentServiceClient::new(self.channel(None).await)
     }
 
     pub fn log_text(&self) -> String {
