@@ -9,7 +9,6 @@ use crate::cli::{AdminCommand, AuditCommand, DbArgs, SiteCommand};
 use crate::db;
 use crate::enrol;
 use crate::error::Error;
-use crate::tls::Pki;
 
 fn actor() -> String {
     format!(
@@ -141,10 +140,9 @@ pub async fn site(cmd: SiteCommand) -> Result<(), Error> {
             .await?;
             println!("token: {token}");
             println!("expires: {}", expires_at.to_rfc3339());
-            let pki_dir = db.data_dir().join("pki");
-            if pki_dir.join("ca.pem").exists() {
-                let pki = Pki::load_or_create(&pki_dir, &[])?;
-                println!("ca-fingerprint: {}", pki.ca_fingerprint());
+            // Read-only: the running server owns its certificates.
+            if let Ok(ca) = std::fs::read_to_string(db.data_dir().join("pki").join("ca.pem")) {
+                println!("ca-fingerprint: {}", crate::tls::fingerprint(&ca));
             }
             finish(database).await;
         }

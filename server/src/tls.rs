@@ -109,11 +109,7 @@ impl Pki {
     /// SHA-256 of the CA certificate (DER), hex: what `onshi-agent enroll
     /// --ca-fingerprint` checks before it sends its token.
     pub fn ca_fingerprint(&self) -> String {
-        use sha2::Digest;
-        let der = x509_parser::pem::parse_x509_pem(self.ca_cert_pem.as_bytes())
-            .map(|(_, pem)| pem.contents)
-            .unwrap_or_default();
-        hex::encode(sha2::Sha256::digest(der))
+        fingerprint(&self.ca_cert_pem)
     }
 
     /// Signs an agent's CSR. Only the public key is taken from the CSR: the
@@ -174,6 +170,15 @@ pub fn agent_id_from_cert(der: &[u8]) -> Option<String> {
         .ok()?
         .to_owned();
     Some(cn)
+}
+
+/// SHA-256 (hex) of the first certificate in a PEM text, over its DER.
+pub fn fingerprint(cert_pem: &str) -> String {
+    use sha2::Digest;
+    let der = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
+        .map(|(_, pem)| pem.contents)
+        .unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(der))
 }
 
 fn new_ca() -> Result<(String, String), rcgen::Error> {
