@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, TestDb, bin, free_port};
+use common::{Server, TestDb, bin, free_port, run_agent_once};
 use rand::Rng;
 use sqlx::PgPool;
 
@@ -268,4 +268,50 @@ async fn damaged_spool_files_are_skipped_counted_and_reported() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("damaged record skipped"), "{text}");
     drop(server);
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_is_rebuilt_without_reusing_a_seq() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let agent_id = server.enroll(SITE, &state);
+    for _ in 0..2 {
+        let out = run_agent_once(&server, &state, SITE, &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::write(state.join("agent-state.json"), b"\x00\x00{\"agent_id\":").unwrap();
+
+    let out = run_agent_once(&server, &state, SITE, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the agent must keep reporting: {stderr}"
+    );
+    assert!(stderr.contains("state file is corrupt"), "{stderr}");
+
+    let pool = db.pool().await;
+    let h = history(&pool, &agent_id).await;
+    assert_eq!(
+        h.seqs,
+        vec![1, 2, 3],
+        "same agent id, next seq, nothing reused"
+    );
+    let rebuilt: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("agent-state.json")).unwrap()).unwrap();
+    assert_eq!(rebuilt["agent_id"], agent_id.as_str());
+    assert_eq!(rebuilt["next_seq"], 4);
+    assert!(
+        std::fs::read_dir(&state).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("agent-state.json.corrupt-")),
+        "the damaged file is kept for inspection"
+    );
 }

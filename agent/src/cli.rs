@@ -57,6 +57,12 @@ pub struct ProbeConfig {
     /// probing this PC (see agent/tests/fixtures/windows/).
     #[arg(long, env = "ONSHI_PROBE_SOURCE")]
     pub probe_source: Option<PathBuf>,
+    /// Windows: ask through the Win32 API (native, default) or by running
+    /// the recorded PowerShell/reg/tasklist commands (commands), to compare
+    /// the two when an answer looks wrong. Overrides
+    /// `probes.windows_collectors` of the config file.
+    #[arg(long, value_enum)]
+    pub windows_collectors: Option<crate::probe::source::WindowsCollectors>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -70,6 +76,12 @@ pub struct ProbeArgs {
     /// only). Default: the agent's.
     #[arg(long, env = "ONSHI_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Also write every raw answer (PowerShell JSON, reg and tasklist text)
+    /// into this directory under its fixture name: a replay directory for
+    /// `--probe-source` and agent/tests/fixtures/windows/ (add files.json by
+    /// hand, see docs/agent.md).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::cli::{ProbeConfig, RunArgs};
 use crate::probe::reader::{Maker, MakerRule};
-use crate::probe::source::Source;
+use crate::probe::source::{Source, WindowsCollectors};
 
 /// Where the agent looks when `--config` is not given. A missing file there
 /// is fine (defaults apply); a missing file named with `--config` is not.
@@ -95,9 +95,14 @@ pub struct ProbeFileConfig {
     /// PowerShell start: the agent's main CPU cost on Windows). 0: every
     /// interval.
     pub reader_every: f64,
-    /// Seconds an OS command (PowerShell, reg, tasklist) may take; network
-    /// targets and file reads use `probe_timeout`.
+    /// Seconds an OS command (PowerShell, reg, tasklist) or a Win32
+    /// collector may take; network targets and file reads use
+    /// `probe_timeout`.
     pub command_timeout: f64,
+    /// "native" (Win32 API, the default) or "commands" (the recorded
+    /// PowerShell/reg/tasklist commands, to compare on a PC where an answer
+    /// looks wrong; costs about 100× the CPU).
+    pub windows_collectors: WindowsCollectors,
     pub reader: ReaderConfig,
     pub certificate: CertificateConfig,
     pub accounts: AccountsConfig,
@@ -111,6 +116,7 @@ impl Default for ProbeFileConfig {
             slow_every: 900.0,
             reader_every: 0.0,
             command_timeout: 30.0,
+            windows_collectors: WindowsCollectors::Native,
             reader: ReaderConfig::default(),
             certificate: CertificateConfig::default(),
             accounts: AccountsConfig::default(),
@@ -365,8 +371,11 @@ pub fn probe_settings(
             .probe_source
             .clone()
             .map(Source::Replay)
-            .unwrap_or(Source::Live),
+            .unwrap_or(Source::Live(
+                p.windows_collectors.unwrap_or(f.probes.windows_collectors),
+            )),
         state_dir,
+        record: None,
         config: f.probes.clone(),
     }
 }

@@ -27,7 +27,9 @@ const RENEW_CHECK: Duration = Duration::from_secs(6 * 3600);
 
 pub async fn run(args: RunArgs, file: &FileConfig) -> anyhow::Result<()> {
     let state_file = StateFile::new(&args.state_dir)?;
-    let mut state = state_file.load_or_init(default_agent_id)?;
+    let mut state = state_file.load_or_init(|| {
+        crate::transport::certificate_agent_id(&args.state_dir).unwrap_or_else(default_agent_id)
+    })?;
     if let Some(id) = &args.agent_id {
         state.agent_id = id.clone();
     }

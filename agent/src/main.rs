@@ -14,6 +14,7 @@ mod transport;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -73,7 +74,13 @@ fn main() -> ExitCode {
             Command::Probe(mut args) => {
                 config::resolve_probe(&mut args.probe, &sub, &file);
                 let state_dir = config::state_dir(args.state_dir.clone(), &file);
-                let settings = config::probe_settings(&args.probe, Some(state_dir), &file);
+                let mut settings = config::probe_settings(&args.probe, Some(state_dir), &file);
+                if let Some(dir) = &args.record {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("cannot create the recording directory {}", dir.display())
+                    })?;
+                }
+                settings.record = args.record.clone();
                 let snapshot = probe::Prober::new(settings, false).collect().await;
                 println!("{}", serde_json::to_string_pretty(&snapshot)?);
                 Ok(())

@@ -63,6 +63,19 @@ pub fn install(args: &InstallArgs, config: Option<&Path>) -> anyhow::Result<()> 
     ]);
     let _ = std::fs::remove_file(&file);
     created?;
+    // Task Scheduler can accept a definition and store less of it (a
+    // policy, an old schema, Wine): read back what it kept, and leave no
+    // half-made task that would never start the agent.
+    let stored = schtasks(&["/Query", "/TN", TASK_NAME, "/XML"]).unwrap_or_default();
+    if let Err(missing) = check_stored_task(&stored, &exe) {
+        let _ = schtasks(&["/Delete", "/TN", TASK_NAME, "/F"]);
+        bail!(
+            "Task Scheduler did not store the task {TASK_NAME} as asked ({missing}), so the agent \
+             would not start at boot; the task was removed again. Run `schtasks /Create /TN {TASK_NAME} \
+             /XML <file>` by hand as Administrator to see Windows' message, and check group \
+             policies that restrict scheduled tasks"
+        );
+    }
     if !args.no_start {
         schtasks(&["/Run", "/TN", TASK_NAME])?;
     }
@@ -85,21 +98,67 @@ pub fn uninstall() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn schtasks(args: &[&str]) -> anyhow::Result<()> {
+/// Runs schtasks.exe; its standard output on success.
+fn schtasks(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("schtasks.exe")
         .args(args)
         .output()
         .context("cannot run schtasks.exe")?;
+    let stdout = crate::probe::source::decode_text(&out.stdout);
     if !out.status.success() {
-        let text = crate::probe::source::decode_text(&out.stderr);
+        let stderr = crate::probe::source::decode_text(&out.stderr);
+        let said = [stderr.trim(), stdout.trim()]
+            .into_iter()
+            .find(|t| !t.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                format!("no message; does the task exist? `schtasks /Query /TN {TASK_NAME}`")
+            });
         bail!(
-            "schtasks {} failed ({}): {}",
+            "schtasks {} failed ({}): {said}",
             args.join(" "),
-            out.status,
-            text.trim()
+            out.status
         );
     }
-    Ok(())
+    Ok(stdout)
+}
+
+/// What a stored task (`schtasks /Query /XML`) must still have for the
+/// agent to start at boot as SYSTEM and come back after a failure; the
+/// missing parts otherwise. Pure, so it is tested on Linux.
+pub fn check_stored_task(stored: &str, exe: &Path) -> Result<(), String> {
+    let exe_name = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    // schtasks may write UTF-16 without a byte order mark to a pipe; the
+    // parts looked for are ASCII, so dropping NULs reads them either way.
+    let lower = stored.replace('\0', "").to_lowercase();
+    let missing: Vec<&str> = [
+        ("the boot trigger", lower.contains("<boottrigger")),
+        (
+            "the SYSTEM account",
+            lower.contains("<userid>s-1-5-18</userid>")
+                || lower.contains("<userid>system</userid>"),
+        ),
+        (
+            "the command",
+            !exe_name.is_empty() && lower.contains("<command>") && lower.contains(&exe_name),
+        ),
+        (
+            "the restart on failure",
+            lower.contains("<restartonfailure>"),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, present)| !present)
+    .map(|(what, _)| what)
+    .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("missing: {}", missing.join(", ")))
+    }
 }
 
 fn xml_escape(s: &str) -> String {
@@ -193,6 +252,22 @@ mod tests {
         ] {
             assert!(xml.contains(needle), "{needle} missing in\n{xml}");
         }
+    }
+
+    #[test]
+    fn a_task_stored_without_its_essentials_is_refused() {
+        let exe = Path::new(r"C:\Program Files\OnshiAgent\onshi-agent.exe");
+        let asked = task_xml(exe, Path::new(r"C:\a.toml"), Path::new(r"C:\a.log"));
+        assert_eq!(check_stored_task(&asked, exe), Ok(()));
+        // What Wine 8 keeps of it: no trigger, no principal, no command.
+        let wine = r#"<Task><Triggers/><Principals><Principal id="Author"/></Principals><Actions><Exec/></Actions></Task>"#;
+        assert_eq!(
+            check_stored_task(wine, exe).unwrap_err(),
+            "missing: the boot trigger, the SYSTEM account, the command, the restart on failure"
+        );
+        assert!(check_stored_task("", exe).is_err(), "nothing read back");
+        let utf16_without_bom: String = asked.chars().flat_map(|c| [c, '\0']).collect();
+        assert_eq!(check_stored_task(&utf16_without_bom, exe), Ok(()));
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! The agent's small persistent state: its id and the next seq to use.
 //! Written atomically (temp file, fsync, rename) so a crash never leaves a
 //! half-written file and a seq is never reused after a restart.
+//!
+//! The file is a convenience, not the only record: the agent id is also in
+//! the client certificate and the highest seq in the spool and on the
+//! server. A corrupt file (a disk error, someone editing it) is therefore
+//! set aside and rebuilt from those, never a reason to stop reporting.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,15 +37,39 @@ impl StateFile {
         })
     }
 
-    /// Loads the state, creating it with `default_id` on first run.
+    /// Loads the state, creating it with `default_id` on first run. A
+    /// corrupt file is renamed to `agent-state.json.corrupt-<time>` and
+    /// replaced by a fresh state with `default_id` and seq 1; the caller
+    /// raises the seq from the spool and the server's ack.
     pub fn load_or_init(&self, default_id: impl FnOnce() -> String) -> anyhow::Result<AgentState> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "state file {} is corrupt; restore it or remove it to re-register",
-                    self.path.display()
-                )
-            }),
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(state) => Ok(state),
+                Err(e) => {
+                    let aside = self.path.with_extension(format!(
+                        "json.corrupt-{}",
+                        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+                    ));
+                    std::fs::rename(&self.path, &aside).with_context(|| {
+                        format!(
+                            "state file {} is corrupt and cannot be moved aside; remove it",
+                            self.path.display()
+                        )
+                    })?;
+                    tracing::error!(
+                        path = %self.path.display(),
+                        kept_as = %aside.display(),
+                        error = %e,
+                        "state file is corrupt: set aside and rebuilt (agent id from the certificate, seq from the spool and the server)"
+                    );
+                    let state = AgentState {
+                        agent_id: default_id(),
+                        next_seq: 1,
+                    };
+                    self.save(&state)?;
+                    Ok(state)
+                }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let state = AgentState {
                     agent_id: default_id(),
@@ -97,13 +126,29 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_state_is_a_clear_error() {
+    fn corrupt_state_is_set_aside_and_rebuilt() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("agent-state.json"), b"{not json").unwrap();
-        let err = StateFile::new(dir.path())
+        let file = StateFile::new(dir.path()).unwrap();
+        let state = file.load_or_init(|| "from-cert".into()).unwrap();
+        assert_eq!(
+            state,
+            AgentState {
+                agent_id: "from-cert".into(),
+                next_seq: 1
+            }
+        );
+        let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
-            .load_or_init(|| "x".into())
-            .unwrap_err();
-        assert!(err.to_string().contains("corrupt"));
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("agent-state.json.corrupt-")),
+            "{names:?}"
+        );
+        // The rebuilt file loads normally.
+        assert_eq!(file.load_or_init(|| "other".into()).unwrap(), state);
     }
 }

@@ -72,6 +72,15 @@ fn complete_pending_renewal(id: &enroll::Identity) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The agent id the server put in the client certificate (its CN).
+pub fn certificate_agent_id(state_dir: &std::path::Path) -> Option<String> {
+    let pem = std::fs::read(enroll::Identity::in_dir(state_dir).cert).ok()?;
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
+    let cert = parsed.parse_x509().ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_owned)
+}
+
 /// Days until the client certificate expires, if it can be read.
 pub fn days_left(args: &RunArgs) -> Option<i64> {
     let pem = std::fs::read(enroll::Identity::in_dir(&args.state_dir).cert).ok()?;

@@ -2,6 +2,8 @@
 //! real `onshi-server` binary on free ports, TLS clients that trust its CA.
 #![allow(dead_code)]
 
+pub mod windows;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

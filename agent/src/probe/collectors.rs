@@ -3,13 +3,17 @@
 //! recording. How to record a fixture: run the Windows command shown here
 //! and save its output (docs/agent.md, "Recording fixtures").
 
+use super::native::Native;
 use super::source::{Cmd, Collector, powershell, run};
 
-fn ps_json(name: &'static str, fixture: &'static str, script: &str) -> Collector {
+/// A Windows question with its recorded command and the native collector
+/// that answers it in the same format (`native.rs`).
+fn ps_json(name: &'static str, fixture: &'static str, script: &str, native: Native) -> Collector {
     Collector {
         name,
         fixture,
         windows: Some(powershell(&format!("{script} | ConvertTo-Json -Compress"))),
+        native: Some(native),
         unix: None,
     }
 }
@@ -19,6 +23,7 @@ pub fn os() -> Collector {
         "os",
         "os.json",
         "Get-CimInstance Win32_OperatingSystem | Select-Object Caption,Version,BuildNumber,CSName,OSArchitecture,LastBootUpTime,LocalDateTime",
+        Native::Os,
     )
 }
 
@@ -27,6 +32,7 @@ pub fn disk() -> Collector {
         "disk",
         "disk.json",
         "Get-CimInstance Win32_LogicalDisk -Filter \"DeviceID='$env:SystemDrive'\" | Select-Object DeviceID,FreeSpace,Size",
+        Native::Disk,
     )
 }
 
@@ -35,6 +41,7 @@ pub fn pnp() -> Collector {
         "pnp",
         "pnp.json",
         "Get-PnpDevice | Select-Object Class,FriendlyName,InstanceId,Manufacturer,Status,Present",
+        Native::Pnp,
     )
 }
 
@@ -43,6 +50,7 @@ pub fn tasklist() -> Collector {
         name: "tasklist",
         fixture: "tasklist.csv",
         windows: Some(run("tasklist", &["/fo", "csv", "/nh"])),
+        native: Some(Native::Processes),
         unix: None,
     }
 }
@@ -52,31 +60,36 @@ pub fn services() -> Collector {
         "services",
         "services.json",
         "Get-Service | Select-Object Name,DisplayName,Status,StartType",
+        Native::Services,
     )
 }
 
 /// `stores` like `LocalMachine\My`; anything but letters and one
 /// backslash is refused so configuration cannot inject a command.
 pub fn certificates(stores: &[String]) -> Collector {
-    let paths: Vec<String> = stores
+    let mut stores: Vec<String> = stores
         .iter()
         .filter(|s| {
             s.chars().all(|c| c.is_ascii_alphanumeric() || c == '\\')
                 && s.matches('\\').count() == 1
         })
-        .map(|s| format!("Cert:\\{s}"))
+        .cloned()
         .collect();
-    let paths = if paths.is_empty() {
-        r"Cert:\LocalMachine\My".to_owned()
-    } else {
-        paths.join(",")
-    };
+    if stores.is_empty() {
+        stores.push(r"LocalMachine\My".to_owned());
+    }
+    let paths = stores
+        .iter()
+        .map(|s| format!("Cert:\\{s}"))
+        .collect::<Vec<_>>()
+        .join(",");
     ps_json(
         "certificates",
         "certs.json",
         &format!(
             "Get-ChildItem {paths} -ErrorAction SilentlyContinue | Select-Object PSParentPath,Subject,Issuer,SerialNumber,NotBefore,NotAfter,Thumbprint,FriendlyName,HasPrivateKey"
         ),
+        Native::Certificates(stores),
     )
 }
 
@@ -85,6 +98,7 @@ pub fn local_users() -> Collector {
         "users",
         "users.json",
         "Get-LocalUser | Select-Object Name,SID,Enabled,PasswordLastSet,LastLogon,Description",
+        Native::Users,
     )
 }
 
@@ -93,6 +107,7 @@ pub fn smb_shares() -> Collector {
         "shares",
         "shares.json",
         "Get-SmbShare | Select-Object Name,Path,Description,ShareState,ShareType,Special",
+        Native::Shares,
     )
 }
 
@@ -101,6 +116,7 @@ pub fn ip_configuration() -> Collector {
         "ipconfig",
         "ipconfig.json",
         "Get-NetIPConfiguration | ForEach-Object { [pscustomobject]@{ InterfaceAlias=$_.InterfaceAlias; InterfaceIndex=$_.InterfaceIndex; IPv4Address=@($_.IPv4Address.IPAddress); IPv4DefaultGateway=@($_.IPv4DefaultGateway.NextHop); DNSServer=@($_.DNSServer.ServerAddresses) } }",
+        Native::IpConfig,
     )
 }
 
@@ -122,6 +138,7 @@ pub fn screen_saver(sid: Option<&str>) -> Collector {
         name: "screensaver",
         fixture: "screensaver.txt",
         windows: Some(run("reg", &["query", &key])),
+        native: Some(Native::Registry(key)),
         unix: None,
     }
 }
@@ -135,6 +152,7 @@ pub fn screen_saver_policy(sid: Option<&str>) -> Collector {
         name: "screensaver-policy",
         fixture: "screensaver-policy.txt",
         windows: Some(run("reg", &["query", &key])),
+        native: Some(Native::Registry(key)),
         unix: None,
     }
 }
@@ -144,6 +162,7 @@ pub fn linux_file(name: &'static str, path: &str) -> Collector {
         name,
         fixture: "linux-only",
         windows: None,
+        native: None,
         unix: Some(Cmd::Read(path.into())),
     }
 }
@@ -153,6 +172,7 @@ pub fn linux_ip_addr() -> Collector {
         name: "ip-addr",
         fixture: "linux-only",
         windows: None,
+        native: None,
         unix: Some(run("ip", &["-o", "addr", "show"])),
     }
 }

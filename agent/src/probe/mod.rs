@@ -10,6 +10,7 @@ pub mod cert;
 mod collectors;
 pub mod host;
 pub mod ipconfig;
+pub mod native;
 pub mod network;
 mod ps;
 pub mod reader;
@@ -17,6 +18,8 @@ pub mod report;
 pub mod shares;
 mod slow;
 pub mod source;
+#[cfg(windows)]
+mod win32;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -69,6 +72,8 @@ pub struct Settings {
     pub source: Source,
     /// Baseline and fingerprint key live here; None: no baseline at all.
     pub state_dir: Option<PathBuf>,
+    /// `probe --record DIR`: keep every raw Windows answer there.
+    pub record: Option<PathBuf>,
     pub config: ProbeFileConfig,
 }
 
@@ -211,7 +216,10 @@ impl Prober {
             self.s.timeout
         };
         match self.s.source.fetch(c, timeout).await {
-            Ok(raw) => Some(raw),
+            Ok(raw) => {
+                self.record(c, &raw);
+                Some(raw)
+            }
             Err(FetchError::Unavailable) => None,
             Err(e) => {
                 tracing::warn!(probe = c.name, error = %e, "probe failed");
@@ -220,6 +228,17 @@ impl Prober {
                     error: e.to_string(),
                 });
                 None
+            }
+        }
+    }
+
+    /// `probe --record`: the raw answer under its fixture name. Failing to
+    /// write is said, never fatal: the snapshot still prints.
+    fn record(&self, c: &Collector, raw: &Raw) {
+        if let (Some(dir), Raw::Windows(text)) = (&self.s.record, raw) {
+            let path = dir.join(c.fixture);
+            if let Err(e) = std::fs::write(&path, text) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot record the probe output");
             }
         }
     }

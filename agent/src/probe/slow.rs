@@ -97,17 +97,21 @@ impl Prober {
             .await;
         if user.is_some() {
             // A missing policy key is the normal case, not an error.
+            let policy_key = collectors::screen_saver_policy(sid.as_deref());
             let policy = match self
                 .s
                 .source
-                .fetch(
-                    &collectors::screen_saver_policy(sid.as_deref()),
-                    self.s.command_timeout,
-                )
+                .fetch(&policy_key, self.s.command_timeout)
                 .await
             {
-                Ok(Raw::Windows(t)) => Some(host::parse_reg_query(&t)),
-                _ => None,
+                Ok(raw) => {
+                    self.record(&policy_key, &raw);
+                    match raw {
+                        Raw::Windows(t) => Some(host::parse_reg_query(&t)),
+                        Raw::Unix(_) => None,
+                    }
+                }
+                Err(_) => None,
             };
             slow.screen_lock = Some(host::screen_lock(
                 user.as_ref(),

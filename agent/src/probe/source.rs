@@ -9,6 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::native::Native;
+
 /// Raw text and the kind of system that produced it: the parser to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Raw {
@@ -29,8 +31,25 @@ pub struct Collector {
     pub name: &'static str,
     /// File name of its recording in a replay directory.
     pub fixture: &'static str,
+    /// The recorded command: how its fixture was made, and what runs on
+    /// Windows with `windows_collectors = "commands"`.
     pub windows: Option<Cmd>,
+    /// The Win32 collector answering in the same format (the default).
+    #[cfg_attr(not(windows), allow(dead_code))] // read only on Windows
+    pub native: Option<Native>,
     pub unix: Option<Cmd>,
+}
+
+/// How Windows questions are asked: through the Win32 API (default; a few
+/// milliseconds of CPU) or by running the recorded PowerShell/`reg`/
+/// `tasklist` commands (0.3–0.6 s of CPU per PowerShell start; kept to
+/// compare the two on a PC where an answer looks wrong).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowsCollectors {
+    #[default]
+    Native,
+    Commands,
 }
 
 /// A Windows PowerShell command whose output is UTF-8 JSON (the console
@@ -70,14 +89,15 @@ pub enum FetchError {
 
 #[derive(Debug, Clone)]
 pub enum Source {
-    Live,
+    Live(WindowsCollectors),
     Replay(PathBuf),
 }
 
 impl Source {
     pub fn describe(&self) -> String {
         match self {
-            Source::Live => "live".into(),
+            Source::Live(WindowsCollectors::Native) => "live".into(),
+            Source::Live(WindowsCollectors::Commands) => "live:commands".into(),
             Source::Replay(dir) => format!("replay:{}", dir.display()),
         }
     }
@@ -93,11 +113,16 @@ impl Source {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FetchError::Unavailable),
                 Err(e) => Err(FetchError::Failed(e.to_string())),
             },
-            Source::Live if cfg!(windows) => {
+            Source::Live(how) if cfg!(windows) => {
+                #[cfg(windows)]
+                if let (WindowsCollectors::Native, Some(native)) = (how, &c.native) {
+                    return collect_native(native.clone(), timeout).await;
+                }
+                let _ = how;
                 let cmd = c.windows.as_ref().ok_or(FetchError::Unavailable)?;
                 execute(cmd, timeout).await.map(Raw::Windows)
             }
-            Source::Live => {
+            Source::Live(_) => {
                 let cmd = c.unix.as_ref().ok_or(FetchError::Unavailable)?;
                 execute(cmd, timeout).await.map(Raw::Unix)
             }
@@ -107,7 +132,7 @@ impl Source {
     /// Facts about files: the live file system, or `files.json` of a replay.
     pub fn files(&self) -> Files {
         match self {
-            Source::Live => Files::Live,
+            Source::Live(_) => Files::Live,
             Source::Replay(dir) => {
                 let entries = std::fs::read(dir.join("files.json"))
                     .ok()
@@ -116,6 +141,20 @@ impl Source {
                 Files::Replay(entries)
             }
         }
+    }
+}
+
+/// A Win32 collector on a blocking thread, with the command timeout. A
+/// call that hangs (a driver that does not answer) is abandoned, not
+/// killed: the thread ends when the call returns.
+#[cfg(windows)]
+async fn collect_native(native: Native, timeout: Duration) -> Result<Raw, FetchError> {
+    let task = tokio::task::spawn_blocking(move || native.collect(Utc::now()));
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(Ok(text))) => Ok(Raw::Windows(text)),
+        Ok(Ok(Err(e))) => Err(FetchError::Failed(e)),
+        Ok(Err(join)) => Err(FetchError::Failed(format!("collector crashed: {join}"))),
+        Err(_) => Err(FetchError::Timeout(timeout.as_millis())),
     }
 }
 
@@ -365,10 +404,11 @@ mod tests {
             name: "sleep",
             fixture: "x",
             windows: None,
+            native: None,
             unix: Some(run("sleep", &["5"])),
         };
         let started = std::time::Instant::now();
-        let err = Source::Live
+        let err = Source::Live(WindowsCollectors::Native)
             .fetch(&c, Duration::from_millis(200))
             .await
             .unwrap_err();
@@ -378,10 +418,11 @@ mod tests {
             name: "none",
             fixture: "x",
             windows: None,
+            native: None,
             unix: Some(run("/nonexistent/probe", &[])),
         };
         assert_eq!(
-            Source::Live
+            Source::Live(WindowsCollectors::Native)
                 .fetch(&c, Duration::from_secs(1))
                 .await
                 .unwrap_err(),

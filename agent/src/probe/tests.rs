@@ -23,6 +23,7 @@ fn settings(case: &str, state: &Path, config: ProbeFileConfig) -> Settings {
         command_timeout: Duration::from_secs(2),
         source: Source::Replay(fixture(case)),
         state_dir: Some(state.to_owned()),
+        record: None,
         config,
     }
 }
