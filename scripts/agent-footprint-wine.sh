@@ -106,6 +106,20 @@ a, w, n, hz = map(float, sys.argv[1:])
 print(f"per full cycle: {1000 * a / hz / max(n, 1):.1f} ms agent + {1000 * w / hz / max(n, 1):.1f} ms wineserver")
 PY
 
+echo "== idle: one collection at start, then none (interval 3600 s), for 120 s"
+# What Wine's own background (services.exe, winedevice, explorer) and an idle
+# agent cost wineserver: not the probes' cost, subtracted below.
+read -r a w n < <(run_for 120 "" --interval 3600)
+report "idle" 120 "$a" "$w" "$n"
+idle_ws_per_s=$(python3 -c "print($w / 120)")
+
 echo "== default settings, 60 s interval, for $minutes min"
 read -r a w n < <(run_for $((minutes * 60)) "" --interval 60)
 report "60 s interval" $((minutes * 60)) "$a" "$w" "$n"
+python3 - "$a" "$w" "$idle_ws_per_s" $((minutes * 60)) "$ticks" <<'PY'
+import sys
+a, w, idle, secs, hz = map(float, sys.argv[1:])
+probes_ws = max(w - idle * secs, 0) / hz
+print(f"60 s interval, wineserver minus its idle rate: {probes_ws:.2f} s = {100 * probes_ws / secs:.4f} %; "
+      f"agent + that: {100 * (a / hz + probes_ws) / secs:.4f} %")
+PY

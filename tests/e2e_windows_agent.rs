@@ -353,3 +353,25 @@ fn windows_install_refuses_a_task_that_would_never_start_under_wine() {
         .join("drive_c/windows/system32/tasks/OnshiAgent");
     assert!(!task.exists(), "the half-made task was left behind");
 }
+
+/// The agent's own tests (spool crash and corruption tests, state file,
+/// parsers over the fixtures, the probe CLI) built for Windows and run
+/// under Wine: the spool's fsync, rename-over and file locking semantics
+/// are Windows' there.
+#[test]
+fn windows_agent_unit_tests_pass_under_wine() {
+    let Some(agent) = windows_agent() else {
+        return;
+    };
+    for program in &agent.unit_tests {
+        let out = agent.run_program(program, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("test result: ok"),
+            "{} failed under Wine ({}):\n{stdout}\n{}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -28,6 +28,8 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(120);
 pub struct WindowsAgent {
     /// `target/windows/x86_64-pc-windows-gnu/debug/onshi-agent.exe`
     pub exe: PathBuf,
+    /// The agent's unit and integration test programs built for Windows.
+    pub unit_tests: Vec<PathBuf>,
     /// The Wine launcher (`/usr/lib/wine/wine64` on Debian).
     pub wine: PathBuf,
     pub prefix: PathBuf,
@@ -155,8 +157,13 @@ fn prepare() -> Result<WindowsAgent, Unavailable> {
     let target_dir = repo_root().join("target").join("windows");
     let exe = build_agent(&target_dir)?;
     build_shim(exe.parent().unwrap())?;
+    let unit_tests = build_unit_tests(&target_dir)?;
+    for dir in unit_tests.iter().filter_map(|t| t.parent()) {
+        build_shim(dir)?;
+    }
     let agent = WindowsAgent {
         exe,
+        unit_tests,
         wine,
         prefix: target_dir.join("wineprefix"),
     };
@@ -164,15 +171,17 @@ fn prepare() -> Result<WindowsAgent, Unavailable> {
     Ok(agent)
 }
 
-/// `cargo build -p onshi-agent --target x86_64-pc-windows-gnu` into its own
-/// target directory (cargo's own freshness check: no work when up to date).
-fn build_agent(target_dir: &Path) -> Result<PathBuf, Unavailable> {
-    eprintln!(
-        "building onshi-agent.exe for {TARGET} in {} (about a minute from clean)",
-        target_dir.display()
-    );
+/// `cargo SUBCOMMAND -p onshi-agent --target x86_64-pc-windows-gnu EXTRA`
+/// into its own target directory (cargo's own freshness check: no work when
+/// up to date); its output, or why it failed.
+fn cargo_for_windows(
+    subcommand: &str,
+    extra: &[&str],
+    target_dir: &Path,
+) -> Result<Output, Unavailable> {
     let mut cmd = Command::new(cargo());
-    cmd.args(["build", "-p", "onshi-agent", "--target", TARGET])
+    cmd.args([subcommand, "-p", "onshi-agent", "--target", TARGET])
+        .args(extra)
         .arg("--target-dir")
         .arg(target_dir)
         .current_dir(repo_root())
@@ -205,12 +214,23 @@ fn build_agent(target_dir: &Path) -> Result<PathBuf, Unavailable> {
         .map_err(|e| Unavailable::Broken(format!("cannot run {}: {e}", cargo().display())))?;
     if !out.status.success() {
         return Err(Unavailable::Broken(format!(
-            "cargo build -p onshi-agent --target {TARGET} --target-dir {} failed ({}):\n{}",
+            "cargo {subcommand} -p onshi-agent --target {TARGET} {} --target-dir {} failed ({}):\n{}",
+            extra.join(" "),
             target_dir.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr)
         )));
     }
+    Ok(out)
+}
+
+/// The agent's .exe, built for Windows.
+fn build_agent(target_dir: &Path) -> Result<PathBuf, Unavailable> {
+    eprintln!(
+        "building onshi-agent.exe for {TARGET} in {} (about a minute from clean)",
+        target_dir.display()
+    );
+    cargo_for_windows("build", &[], target_dir)?;
     let exe = target_dir
         .join(TARGET)
         .join("debug")
@@ -222,6 +242,24 @@ fn build_agent(target_dir: &Path) -> Result<PathBuf, Unavailable> {
         )));
     }
     Ok(exe)
+}
+
+/// The agent's own test programs (unit tests and tests/*.rs), built for
+/// Windows: `cargo test --no-run`, their paths from cargo's JSON messages.
+fn build_unit_tests(target_dir: &Path) -> Result<Vec<PathBuf>, Unavailable> {
+    let out = cargo_for_windows("test", &["--no-run", "--message-format=json"], target_dir)?;
+    let tests: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["profile"]["test"] == true)
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .collect();
+    if tests.is_empty() {
+        return Err(Unavailable::Broken(
+            "cargo test --no-run for Windows listed no test program".into(),
+        ));
+    }
+    Ok(tests)
 }
 
 /// tests/wine/bcryptprimitives.c → bcryptprimitives.dll next to the .exe
@@ -349,6 +387,12 @@ impl WindowsAgent {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         )))
+    }
+
+    /// A Windows program under Wine, from the repository root (where the
+    /// agent's integration tests expect to find their fixtures).
+    pub fn run_program(&self, program: &Path, args: &[&str]) -> Output {
+        output_within(self.wine_command(program).args(args), COMMAND_LIMIT)
     }
 
     /// `onshi-agent.exe ARGS` under Wine: its output, whatever the exit code.
