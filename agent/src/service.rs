@@ -139,7 +139,8 @@ pub fn check_stored_task(stored: &str, exe: &Path) -> Result<(), String> {
         (
             "the SYSTEM account",
             lower.contains("<userid>s-1-5-18</userid>")
-                || lower.contains("<userid>system</userid>"),
+                || lower.contains("<userid>system</userid>")
+                || lower.contains("\\system</userid>"),
         ),
         (
             "the command",

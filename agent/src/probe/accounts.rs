@@ -133,12 +133,23 @@ pub fn compare_windows(
     match now {
         None => s.removed = true,
         Some(u) => {
-            s.password_changed = u.password_last_set != b.password_last_set;
+            s.password_changed = password_changed(b.password_last_set, u.password_last_set);
             s.renamed = !u.name.eq_ignore_ascii_case(&b.name);
             s.disabled = b.enabled && !u.enabled;
         }
     }
     s
+}
+
+/// Windows keeps the time a password was set to the second, but the
+/// native collector derives it from the password's age (whole seconds, read
+/// a moment later), so the same password can read a second or two apart. A
+/// real change moves it by far more than two minutes.
+fn password_changed(baseline: Option<DateTime<Utc>>, now: Option<DateTime<Utc>>) -> bool {
+    match (baseline, now) {
+        (Some(b), Some(n)) => (n - b).num_seconds().abs() > 120,
+        (b, n) => b != n,
+    }
 }
 
 pub fn compare_fingerprint(
@@ -276,6 +287,16 @@ mod tests {
         assert!(changed.password_changed && changed.renamed && changed.disabled);
         assert!(compare_windows(Some(&b), None).removed);
         assert!(!compare_windows(None, Some(&before)).baseline_known);
+
+        // The native collector's reading of the same password, a second off:
+        // not a change; five minutes off is one; "must change" is one too.
+        let jitter = user("onshi", "S-1", true, "2024-06-01T00:00:01Z", "");
+        assert!(!compare_windows(Some(&b), Some(&jitter)).password_changed);
+        let later = user("onshi", "S-1", true, "2024-06-01T00:05:00Z", "");
+        assert!(compare_windows(Some(&b), Some(&later)).password_changed);
+        let mut must_change = before.clone();
+        must_change.password_last_set = None;
+        assert!(compare_windows(Some(&b), Some(&must_change)).password_changed);
     }
 
     #[test]

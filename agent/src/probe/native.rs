@@ -245,6 +245,8 @@ pub fn thumbprint(der: &[u8]) -> String {
 pub fn windows_name(name: &x509_parser::x509::X509Name) -> String {
     let mut parts = Vec::new();
     for rdn in name.iter_rdn().collect::<Vec<_>>().into_iter().rev() {
+        // A multi-valued part (rare) is joined with " + ", as Windows does.
+        let mut values = Vec::new();
         for attr in rdn.iter() {
             let key = match attr.attr_type().to_id_string().as_str() {
                 "2.5.4.3" => "CN".to_owned(),
@@ -260,16 +262,43 @@ pub fn windows_name(name: &x509_parser::x509::X509Name) -> String {
             let value = attr
                 .as_str()
                 .map(str::to_owned)
-                .unwrap_or_else(|_| format!("#{}", hex::encode(attr.attr_value().data)));
-            let value = if value.contains([',', '+', '=', '"', ';']) {
+                .ok()
+                .or_else(|| decode_wide_string(attr.attr_value().tag().0, attr.attr_value().data))
+                .unwrap_or_else(|| format!("#{}", hex::encode(attr.attr_value().data)));
+            let value = if value.contains([',', '+', '=', '"', ';', '<', '>', '#', '\n'])
+                || value.starts_with(' ')
+                || value.ends_with(' ')
+            {
                 format!("\"{}\"", value.replace('"', "\"\""))
             } else {
                 value
             };
-            parts.push(format!("{key}={value}"));
+            values.push(format!("{key}={value}"));
         }
+        parts.push(values.join(" + "));
     }
     parts.join(", ")
+}
+
+/// The string types x509-parser leaves undecoded but Windows shows as text:
+/// BMPString (UTF-16BE; Japanese names in older certificates), Universal
+/// (UTF-32BE), Teletex (read as Latin-1, as Windows does).
+fn decode_wide_string(tag: u32, data: &[u8]) -> Option<String> {
+    match tag {
+        30 => {
+            let units: Vec<u16> = data
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        28 => data
+            .chunks_exact(4)
+            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+        20 => Some(data.iter().map(|&b| char::from(b)).collect()),
+        _ => None,
+    }
 }
 
 pub struct UserRecord {
@@ -277,8 +306,11 @@ pub struct UserRecord {
     /// `S-1-5-21-…`; empty when the name could not be looked up.
     pub sid: String,
     pub enabled: bool,
-    /// Seconds since the password was last set (`usri1_password_age`).
-    pub password_age_secs: u32,
+    /// Seconds since the password was last set (`usri4_password_age`); None
+    /// when it must be changed at next logon (PowerShell shows no date then).
+    pub password_age_secs: Option<u32>,
+    /// Seconds since 1970 (`usri4_last_logon`); 0 is "never".
+    pub last_logon: u32,
     pub comment: String,
 }
 
@@ -290,16 +322,21 @@ pub fn users_json(users: &[UserRecord], now: DateTime<Utc>) -> String {
         users
             .iter()
             .map(|u| {
-                let set = now - chrono::Duration::seconds(i64::from(u.password_age_secs));
+                // Whole seconds, read a moment after `now`: this can differ
+                // from the true time by a second or so, which
+                // `accounts::compare_windows` tolerates.
+                let set = u
+                    .password_age_secs
+                    .map(|age| now - chrono::Duration::seconds(i64::from(age)));
+                let last_logon = (u.last_logon > 0)
+                    .then(|| DateTime::from_timestamp(i64::from(u.last_logon), 0))
+                    .flatten();
                 json!({
                     "Name": u.name,
                     "SID": { "Value": u.sid },
                     "Enabled": u.enabled,
-                    // Rounded to the minute: the age is read a little after
-                    // `now`, and a baseline must not see a one-second drift
-                    // as a password change.
-                    "PasswordLastSet": ps_date(DateTime::from_timestamp(set.timestamp() / 60 * 60, 0)),
-                    "LastLogon": Value::Null,
+                    "PasswordLastSet": ps_date(set),
+                    "LastLogon": ps_date(last_logon),
                     "Description": u.comment,
                 })
             })
@@ -526,28 +563,55 @@ mod tests {
             thumbprint(b"abc"),
             "A9993E364706816ABA3E25717850C26C9CD0D89D"
         );
+        // 支払基金 as BMPString and as UniversalString.
+        let bmp: Vec<u8> = "支払基金"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
+        assert_eq!(decode_wide_string(30, &bmp).as_deref(), Some("支払基金"));
+        let utf32: Vec<u8> = "支払"
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        assert_eq!(decode_wide_string(28, &utf32).as_deref(), Some("支払"));
+        assert_eq!(decode_wide_string(4, b"x"), None);
     }
 
     #[test]
     fn users_read_back_with_password_age_as_a_date() {
         let now = at("2026-11-25T09:00:30Z");
         let json = users_json(
-            &[UserRecord {
-                name: "onshi".into(),
-                sid: "S-1-5-21-1-2-3-1001".into(),
-                enabled: true,
-                password_age_secs: 86_400,
-                comment: String::new(),
-            }],
+            &[
+                UserRecord {
+                    name: "onshi".into(),
+                    sid: "S-1-5-21-1-2-3-1001".into(),
+                    enabled: true,
+                    password_age_secs: Some(86_400),
+                    last_logon: 1_795_600_000,
+                    comment: String::new(),
+                },
+                UserRecord {
+                    name: "must-change".into(),
+                    sid: "S-1-5-21-1-2-3-1002".into(),
+                    enabled: true,
+                    password_age_secs: None,
+                    last_logon: 0,
+                    comment: String::new(),
+                },
+            ],
             now,
         );
         let users = accounts::parse_local_users(&json).unwrap();
         assert_eq!(users[0].sid, "S-1-5-21-1-2-3-1001");
         assert!(users[0].enabled);
+        assert_eq!(users[0].password_last_set, Some(at("2026-11-24T09:00:30Z")));
         assert_eq!(
-            users[0].password_last_set,
-            Some(at("2026-11-24T09:00:00Z")),
-            "rounded down to the minute"
+            users[0].last_logon,
+            DateTime::from_timestamp(1_795_600_000, 0)
+        );
+        assert_eq!(
+            (users[1].password_last_set, users[1].last_logon),
+            (None, None)
         );
     }
 

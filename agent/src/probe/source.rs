@@ -144,14 +144,53 @@ impl Source {
     }
 }
 
-/// A Win32 collector on a blocking thread, with the command timeout. A
-/// call that hangs (a driver that does not answer) is abandoned, not
-/// killed: the thread ends when the call returns.
+/// A Win32 collector on a blocking thread, with the command timeout.
 #[cfg(windows)]
 async fn collect_native(native: Native, timeout: Duration) -> Result<Raw, FetchError> {
-    let task = tokio::task::spawn_blocking(move || native.collect(Utc::now()));
+    let key = format!("{native:?}");
+    blocking_call(key, timeout, move || native.collect(Utc::now()))
+        .await
+        .map(Raw::Windows)
+}
+
+/// Runs `call` on a blocking thread and waits at most `timeout`. A call
+/// that hangs (a driver or service that never answers) is abandoned, not
+/// killed — its thread ends when the call returns — and while it is still
+/// running, the same `key` is not started again: a stuck API costs one
+/// thread, not one more every minute.
+#[cfg_attr(not(windows), allow(dead_code))] // Windows and tests
+async fn blocking_call(
+    key: String,
+    timeout: Duration,
+    call: impl FnOnce() -> Result<String, String> + Send + 'static,
+) -> Result<String, FetchError> {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static IN_FLIGHT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    struct Running(String);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let mut set = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+            set.get_or_insert_with(HashSet::new).remove(&self.0);
+        }
+    }
+    {
+        let mut set = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        if !set.get_or_insert_with(HashSet::new).insert(key.clone()) {
+            return Err(FetchError::Failed(
+                "its previous call has not returned yet (a driver or service is not answering); \
+                 not started again until it does"
+                    .into(),
+            ));
+        }
+    }
+    let running = Running(key);
+    let task = tokio::task::spawn_blocking(move || {
+        let _running = running;
+        call()
+    });
     match tokio::time::timeout(timeout, task).await {
-        Ok(Ok(Ok(text))) => Ok(Raw::Windows(text)),
+        Ok(Ok(Ok(text))) => Ok(text),
         Ok(Ok(Err(e))) => Err(FetchError::Failed(e)),
         Ok(Err(join)) => Err(FetchError::Failed(format!("collector crashed: {join}"))),
         Err(_) => Err(FetchError::Timeout(timeout.as_millis())),
@@ -392,6 +431,46 @@ mod tests {
         assert_eq!(
             files.read(r"C:/OQS/OQSComApp/config/app.ini").unwrap(),
             b"a=1"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hanging_call_is_abandoned_and_not_started_again_until_it_returns() {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let hang = move || {
+            let _ = wait.recv();
+            Ok("late".to_owned())
+        };
+        let t = Duration::from_millis(100);
+        let key = || "test-hang".to_owned();
+        assert_eq!(
+            blocking_call(key(), t, hang).await,
+            Err(FetchError::Timeout(100))
+        );
+        let again = blocking_call(key(), t, || Ok("x".into())).await;
+        assert!(
+            matches!(&again, Err(FetchError::Failed(m)) if m.contains("previous call")),
+            "{again:?}"
+        );
+        assert_eq!(
+            blocking_call("other".into(), t, || Ok("y".into())).await,
+            Ok("y".into()),
+            "other collectors still run"
+        );
+        release.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match blocking_call(key(), t, || Ok("back".into())).await {
+                Ok(text) => break assert_eq!(text, "back"),
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Err(e) => panic!("never ran again: {e}"),
+            }
+        }
+        assert_eq!(
+            blocking_call(key(), t, || Err("no".into())).await,
+            Err(FetchError::Failed("no".into()))
         );
     }
 

@@ -492,27 +492,62 @@ pub fn users() -> Result<Vec<UserRecord>, String> {
             break;
         }
     }
-    let mut out = Vec::new();
-    for name in names {
-        let name_w = wide(&name);
-        let mut buf: *mut u8 = null_mut();
-        // SAFETY: as above, one USER_INFO_1.
-        let rc = unsafe { net::NetUserGetInfo(null(), name_w.as_ptr(), 1, &mut buf) };
-        if rc != 0 || buf.is_null() {
-            return Err(format!("NetUserGetInfo({name}) failed (error {rc})"));
-        }
-        // SAFETY: the API wrote one USER_INFO_1.
-        let u = unsafe { &*buf.cast::<net::USER_INFO_1>() };
-        out.push(UserRecord {
-            sid: sid_of(&name),
-            enabled: u.usri1_flags & net::UF_ACCOUNTDISABLE == 0,
-            password_age_secs: u.usri1_password_age,
-            comment: unsafe { from_pwstr(u.usri1_comment) },
-            name,
-        });
+    names.into_iter().map(|name| user_info(&name)).collect()
+}
+
+/// One account: level 4 (SID, last logon, password age, "must change"),
+/// else level 1 and the SID looked up by name (Wine knows only level 1).
+/// Levels 1 and 4 have a password field; it is always empty (Windows does
+/// not give passwords out) and is not read.
+fn user_info(name: &str) -> Result<UserRecord, String> {
+    let name_w = wide(name);
+    let mut buf: *mut u8 = null_mut();
+    // SAFETY: the API allocates `buf`, freed with NetApiBufferFree below.
+    let rc = unsafe { net::NetUserGetInfo(null(), name_w.as_ptr(), 4, &mut buf) };
+    if rc == 0 && !buf.is_null() {
+        // SAFETY: the API wrote one USER_INFO_4.
+        let u = unsafe { &*buf.cast::<net::USER_INFO_4>() };
+        let mut text: *mut u16 = null_mut();
+        // SAFETY: a SID inside the buffer; the string is freed with LocalFree.
+        let sid = if unsafe { ConvertSidToStringSidW(u.usri4_user_sid, &mut text) } != 0 {
+            let s = unsafe { from_pwstr(text) };
+            unsafe { LocalFree(text.cast()) };
+            s
+        } else {
+            String::new()
+        };
+        let record = UserRecord {
+            name: name.to_owned(),
+            sid,
+            enabled: u.usri4_flags & net::UF_ACCOUNTDISABLE == 0,
+            password_age_secs: (u.usri4_password_expired == 0).then_some(u.usri4_password_age),
+            last_logon: u.usri4_last_logon,
+            comment: unsafe { from_pwstr(u.usri4_comment) },
+        };
+        unsafe { net::NetApiBufferFree(buf.cast()) };
+        return Ok(record);
+    }
+    if !buf.is_null() {
         unsafe { net::NetApiBufferFree(buf.cast()) };
     }
-    Ok(out)
+    let mut buf: *mut u8 = null_mut();
+    // SAFETY: as above, one USER_INFO_1.
+    let rc = unsafe { net::NetUserGetInfo(null(), name_w.as_ptr(), 1, &mut buf) };
+    if rc != 0 || buf.is_null() {
+        return Err(format!("NetUserGetInfo({name}) failed (error {rc})"));
+    }
+    // SAFETY: the API wrote one USER_INFO_1.
+    let u = unsafe { &*buf.cast::<net::USER_INFO_1>() };
+    let record = UserRecord {
+        name: name.to_owned(),
+        sid: sid_of(name),
+        enabled: u.usri1_flags & net::UF_ACCOUNTDISABLE == 0,
+        password_age_secs: Some(u.usri1_password_age),
+        last_logon: 0,
+        comment: unsafe { from_pwstr(u.usri1_comment) },
+    };
+    unsafe { net::NetApiBufferFree(buf.cast()) };
+    Ok(record)
 }
 
 // ----------------------------------------------------------------- network
@@ -616,15 +651,22 @@ pub fn adapters() -> Result<Vec<AdapterRecord>, String> {
         // SAFETY: a linked list inside `buf`, written by the API.
         let a = unsafe { &*p };
         p = a.Next;
+        // Get-NetIPConfiguration shows connected, non-virtual interfaces:
+        // no loopback, no tunnels (Teredo, IP-HTTPS, ISATAP).
         if a.OperStatus != windows_sys::Win32::NetworkManagement::Ndis::IfOperStatusUp
             || a.IfType == ip::IF_TYPE_SOFTWARE_LOOPBACK
+            || a.IfType == ip::IF_TYPE_TUNNEL
         {
             continue;
         }
         let mut rec = AdapterRecord {
             alias: unsafe { from_pwstr(a.FriendlyName) },
-            // SAFETY: the union's IfIndex member is what the API fills.
-            index: unsafe { a.Anonymous1.Anonymous.IfIndex },
+            // SAFETY: the union's IfIndex member is what the API fills; it
+            // is 0 on an adapter without IPv4.
+            index: match unsafe { a.Anonymous1.Anonymous.IfIndex } {
+                0 => a.Ipv6IfIndex,
+                i => i,
+            },
             ipv4: Vec::new(),
             gateways: Vec::new(),
             dns: Vec::new(),
@@ -703,8 +745,17 @@ pub fn registry_values(key: &str) -> Result<Vec<(String, RegValue)>, String> {
         if rc == ERROR_NO_MORE_ITEMS {
             break;
         }
-        if rc != ERROR_SUCCESS {
+        if rc == ERROR_MORE_DATA {
             continue; // a value larger than 2 KiB: not one the probes read
+        }
+        if rc != ERROR_SUCCESS {
+            // E.g. ERROR_KEY_DELETED when a policy refresh rewrites the key:
+            // every later index would fail the same way.
+            // SAFETY: the key we opened.
+            unsafe { reg::RegCloseKey(hkey) };
+            return Err(format!(
+                "reading the registry key {key} failed (error {rc})"
+            ));
         }
         let name = wide_to_string(&name[..name_len as usize]);
         let value = match kind {
