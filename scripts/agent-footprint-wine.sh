@@ -21,7 +21,7 @@ cleanup() {
   [ -n "${agent_pid:-}" ] && kill "$agent_pid" 2>/dev/null || true
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
   wait 2>/dev/null || true
-  WINEPREFIX=$WINEPREFIX wineserver -k 2>/dev/null || /usr/lib/wine/wineserver -k 2>/dev/null || true
+  "${wineserver:-wineserver}" -k 2>/dev/null || true
   psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -49,6 +49,10 @@ tok=$("$server_bin" site token --site-id fp-site --data-dir "$work/server")
 token=$(sed -n 's/^token: *//p' <<<"$tok")
 fp=$(sed -n 's/^ca-fingerprint: *//p' <<<"$tok")
 "$wine" wineboot -i >/dev/null 2>&1 || true
+# Let the new prefix settle (its services start and stop) before measuring.
+wineserver=$(dirname "$wine")/wineserver
+[ -x "$wineserver" ] || wineserver=wineserver
+"$wineserver" -w 2>/dev/null || true
 "$wine" "$exe" enroll --server https://127.0.0.1:$port --token "$token" --ca-fingerprint "$fp" \
   --state-dir "Z:$work/agent" >/dev/null
 
