@@ -444,9 +444,18 @@ fn sid_of(name: &str) -> String {
     if ok == 0 {
         return String::new();
     }
+    // SAFETY: LookupAccountNameW wrote a valid SID into `sid`.
+    unsafe { sid_string(sid.as_mut_ptr().cast()) }
+}
+
+/// `S-1-5-21-…` for a SID, or "" when it cannot be converted.
+///
+/// # Safety
+/// `sid` points to a valid SID.
+unsafe fn sid_string(sid: windows_sys::Win32::Security::PSID) -> String {
     let mut text: *mut u16 = null_mut();
-    // SAFETY: `sid` holds a valid SID; the string is freed with LocalFree.
-    if unsafe { ConvertSidToStringSidW(sid.as_mut_ptr().cast(), &mut text) } == 0 {
+    // SAFETY: the caller's SID; the string is freed with LocalFree.
+    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
         return String::new();
     }
     let s = unsafe { from_pwstr(text) };
@@ -507,15 +516,8 @@ fn user_info(name: &str) -> Result<UserRecord, String> {
     if rc == 0 && !buf.is_null() {
         // SAFETY: the API wrote one USER_INFO_4.
         let u = unsafe { &*buf.cast::<net::USER_INFO_4>() };
-        let mut text: *mut u16 = null_mut();
-        // SAFETY: a SID inside the buffer; the string is freed with LocalFree.
-        let sid = if unsafe { ConvertSidToStringSidW(u.usri4_user_sid, &mut text) } != 0 {
-            let s = unsafe { from_pwstr(text) };
-            unsafe { LocalFree(text.cast()) };
-            s
-        } else {
-            String::new()
-        };
+        // SAFETY: a SID inside the buffer, which is still allocated.
+        let sid = unsafe { sid_string(u.usri4_user_sid) };
         let record = UserRecord {
             name: name.to_owned(),
             sid,
@@ -659,7 +661,21 @@ pub fn adapters() -> Result<Vec<AdapterRecord>, String> {
         {
             continue;
         }
-        let mut rec = AdapterRecord {
+        let v4 = |list: Vec<IpAddr>| -> Vec<String> {
+            list.into_iter()
+                .filter(IpAddr::is_ipv4)
+                .map(|ip| ip.to_string())
+                .collect()
+        };
+        // SAFETY: each list is linked inside `buf`, written by the API.
+        let (unicast, gateways, dns) = unsafe {
+            (
+                linked_addresses(a.FirstUnicastAddress, |x| (x.Next, &x.Address)),
+                linked_addresses(a.FirstGatewayAddress, |x| (x.Next, &x.Address)),
+                linked_addresses(a.FirstDnsServerAddress, |x| (x.Next, &x.Address)),
+            )
+        };
+        out.push(AdapterRecord {
             alias: unsafe { from_pwstr(a.FriendlyName) },
             // SAFETY: the union's IfIndex member is what the API fills; it
             // is 0 on an adapter without IPv4.
@@ -667,37 +683,33 @@ pub fn adapters() -> Result<Vec<AdapterRecord>, String> {
                 0 => a.Ipv6IfIndex,
                 i => i,
             },
-            ipv4: Vec::new(),
-            gateways: Vec::new(),
-            dns: Vec::new(),
-        };
-        let mut u = a.FirstUnicastAddress;
-        while !u.is_null() {
-            let x = unsafe { &*u };
-            if let Some(IpAddr::V4(v4)) = socket_ip(&x.Address) {
-                rec.ipv4.push(v4.to_string());
-            }
-            u = x.Next;
-        }
-        let mut g = a.FirstGatewayAddress;
-        while !g.is_null() {
-            let x = unsafe { &*g };
-            if let Some(IpAddr::V4(v4)) = socket_ip(&x.Address) {
-                rec.gateways.push(v4.to_string());
-            }
-            g = x.Next;
-        }
-        let mut d = a.FirstDnsServerAddress;
-        while !d.is_null() {
-            let x = unsafe { &*d };
-            if let Some(addr) = socket_ip(&x.Address) {
-                rec.dns.push(addr.to_string());
-            }
-            d = x.Next;
-        }
-        out.push(rec);
+            ipv4: v4(unicast),
+            gateways: v4(gateways),
+            // Get-NetIPConfiguration lists IPv4 and IPv6 DNS servers.
+            dns: dns.into_iter().map(|ip| ip.to_string()).collect(),
+        });
     }
     Ok(out)
+}
+
+/// The addresses of one of GetAdaptersAddresses' linked lists (unicast,
+/// gateway, DNS: different node types, each with `Next` and `Address`).
+///
+/// # Safety
+/// `first` is null or the head of a list the API wrote and that is alive.
+unsafe fn linked_addresses<T>(
+    first: *mut T,
+    node: impl Fn(&T) -> (*mut T, &SOCKET_ADDRESS),
+) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut p = first;
+    while !p.is_null() {
+        // SAFETY: a node of the caller's list.
+        let (next, address) = node(unsafe { &*p });
+        out.extend(socket_ip(address));
+        p = next;
+    }
+    out
 }
 
 // ---------------------------------------------------------------- registry
