@@ -9,6 +9,7 @@
 # PostgreSQL (ONSHI_TEST_DATABASE_URL, default the local one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/footprint-server.sh
 minutes=${1:-10}
 target=${CARGO_TARGET_DIR:-target}
 wine=${WINE:-/usr/lib/wine/wine64}
@@ -37,17 +38,7 @@ x86_64-w64-mingw32-gcc -shared -O2 -o "$exe_dir/bcryptprimitives.dll" tests/wine
 server_bin=$target/release/onshi-server
 echo "binary: $(stat -c %s "$exe") bytes ($(numfmt --to=iec "$(stat -c %s "$exe")"))  $exe"
 
-psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null
-export DATABASE_URL=${admin_url%/*}/$db
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$server_bin" serve --grpc-addr 127.0.0.1:$port --http-addr 127.0.0.1:0 --data-dir "$work/server" \
-  >"$work/server.out" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 50); do grep -q grpc: "$work/server.out" 2>/dev/null && break; sleep 0.2; done
-"$server_bin" site add --site-id fp-site --name fp-site --data-dir "$work/server" >/dev/null
-tok=$("$server_bin" site token --site-id fp-site --data-dir "$work/server")
-token=$(sed -n 's/^token: *//p' <<<"$tok")
-fp=$(sed -n 's/^ca-fingerprint: *//p' <<<"$tok")
+start_footprint_server
 "$wine" wineboot -i >/dev/null 2>&1 || true
 # Let the new prefix settle (its services start and stop) before measuring.
 wineserver=$(dirname "$wine")/wineserver

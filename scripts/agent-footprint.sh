@@ -7,6 +7,7 @@
 # the agent with its shipping profile (`agent`) and the server with `release`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/footprint-server.sh
 minutes=${1:-10}
 target=${CARGO_TARGET_DIR:-target}
 admin_url=${ONSHI_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -27,17 +28,7 @@ agent_bin=$target/agent/onshi-agent
 server_bin=$target/release/onshi-server
 echo "binary: $(stat -c %s "$agent_bin") bytes ($(numfmt --to=iec "$(stat -c %s "$agent_bin")"))  $agent_bin"
 
-psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null
-export DATABASE_URL=${admin_url%/*}/$db
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$server_bin" serve --grpc-addr 127.0.0.1:$port --http-addr 127.0.0.1:0 --data-dir "$work/server" \
-  >"$work/server.out" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 50); do grep -q grpc: "$work/server.out" 2>/dev/null && break; sleep 0.2; done
-"$server_bin" site add --site-id fp-site --name fp-site --data-dir "$work/server" >/dev/null
-tok=$("$server_bin" site token --site-id fp-site --data-dir "$work/server")
-token=$(sed -n 's/^token: *//p' <<<"$tok")
-fp=$(sed -n 's/^ca-fingerprint: *//p' <<<"$tok")
+start_footprint_server
 "$agent_bin" enroll --server https://127.0.0.1:$port --token "$token" --ca-fingerprint "$fp" \
   --state-dir "$work/agent" >/dev/null
 : >"$work/agent.toml"
