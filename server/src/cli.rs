@@ -74,20 +74,15 @@ pub enum SiteCommand {
     Add {
         #[command(flatten)]
         db: DbArgs,
-        #[arg(long)]
-        site_id: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "")]
-        prefecture: String,
-        #[arg(long, default_value = "clinic", value_parser = ["clinic", "pharmacy", "home_nursing"])]
-        kind: String,
-        #[arg(long, value_parser = ["fujitsu", "panasonic", "atlus", "almex", "canon"])]
-        reader_maker: Option<String>,
-        #[arg(long, value_parser = ["AT-AR1050V", "NVR700", "RTX830"])]
-        router_model: Option<String>,
-        #[arg(long, default_value = "none", value_parser = ["none", "omakase"])]
-        maintenance: String,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Change a registered site's profile (only the options given change).
+    Update {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        site: SiteArgs,
     },
     /// Issue a one-time enrolment token for a site (printed once).
     Token {
@@ -99,6 +94,80 @@ pub enum SiteCommand {
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
+}
+
+/// A site's profile on the command line (`site add`, `site update`).
+#[derive(Debug, Clone, Args)]
+pub struct SiteArgs {
+    #[arg(long)]
+    pub site_id: String,
+    /// Name as operators know it (e.g. 山田医院).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// 都道府県, full name (e.g. 東京都).
+    #[arg(long)]
+    pub prefecture: Option<String>,
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::sites::SiteKind>,
+    #[arg(long, value_enum)]
+    pub reader_maker: Option<crate::sites::ReaderMaker>,
+    #[arg(long, value_enum)]
+    pub router_model: Option<crate::sites::RouterModel>,
+    #[arg(long, value_enum)]
+    pub maintenance: Option<crate::sites::Maintenance>,
+    /// 「Nにおまかせ！ITサポート」 dedicated dial from the contract.
+    #[arg(long)]
+    pub omakase_dial: Option<String>,
+    /// 医療機関等コード (10 digits).
+    #[arg(long)]
+    pub medical_code: Option<String>,
+    #[arg(long)]
+    pub address: Option<String>,
+    #[arg(long)]
+    pub phone: Option<String>,
+    #[arg(long)]
+    pub contact_person: Option<String>,
+    #[arg(long)]
+    pub pc_serial: Option<String>,
+    #[arg(long)]
+    pub router_serial: Option<String>,
+    /// Name of the site's レセコン vendor.
+    #[arg(long)]
+    pub receipt_vendor: Option<String>,
+    /// Phone / mail of the レセコン vendor.
+    #[arg(long)]
+    pub receipt_vendor_contact: Option<String>,
+}
+
+impl SiteArgs {
+    /// Applies the options given on top of `base` (an existing profile, or a new site).
+    pub fn apply(&self, mut base: crate::sites::SiteInput) -> crate::sites::SiteInput {
+        base.site_id = self.site_id.clone();
+        let set = |field: &mut String, value: &Option<String>| {
+            if let Some(v) = value {
+                *field = v.clone();
+            }
+        };
+        set(&mut base.name, &self.name);
+        set(&mut base.prefecture, &self.prefecture);
+        set(&mut base.omakase_dial, &self.omakase_dial);
+        set(&mut base.medical_code, &self.medical_code);
+        set(&mut base.address, &self.address);
+        set(&mut base.phone, &self.phone);
+        set(&mut base.contact_person, &self.contact_person);
+        set(&mut base.pc_serial, &self.pc_serial);
+        set(&mut base.router_serial, &self.router_serial);
+        set(&mut base.receipt_vendor, &self.receipt_vendor);
+        set(
+            &mut base.receipt_vendor_contact,
+            &self.receipt_vendor_contact,
+        );
+        base.kind = self.kind.unwrap_or(base.kind);
+        base.maintenance = self.maintenance.unwrap_or(base.maintenance);
+        base.reader_maker = self.reader_maker.or(base.reader_maker);
+        base.router_model = self.router_model.or(base.router_model);
+        base
+    }
 }
 
 #[derive(Debug, Clone, Args)]

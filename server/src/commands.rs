@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use crate::auth::audit::{self, Entry, Verdict};
+use crate::auth::audit::{self, Verdict};
 use crate::auth::{login, password};
 use crate::cli::{AdminCommand, AuditCommand, DbArgs, SiteCommand};
 use crate::db;
@@ -80,45 +80,28 @@ pub async fn audit(cmd: AuditCommand) -> Result<bool, Error> {
 
 pub async fn site(cmd: SiteCommand) -> Result<(), Error> {
     match cmd {
-        SiteCommand::Add {
-            db,
-            site_id,
-            name,
-            prefecture,
-            kind,
-            reader_maker,
-            router_model,
-            maintenance,
-        } => {
-            crate::ingest::validate::check_id("--site-id", &site_id)?;
+        SiteCommand::Add { db, site } => {
+            let input = site.apply(crate::sites::SiteInput {
+                name: site.site_id.clone(),
+                ..Default::default()
+            });
+            save_site(&db, &input, SiteChange::Create).await?;
+            println!("site {} registered", input.site_id);
+        }
+        SiteCommand::Update { db, site } => {
             let database = pool(&db).await?;
-            let mut tx = database.pool.begin().await?;
-            let n = sqlx::query(
-                "INSERT INTO sites (site_id, name, prefecture, kind, reader_maker, router_model, maintenance)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (site_id) DO NOTHING",
-            )
-            .bind(&site_id)
-            .bind(&name)
-            .bind(&prefecture)
-            .bind(&kind)
-            .bind(&reader_maker)
-            .bind(&router_model)
-            .bind(&maintenance)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
-                return Err(Error::Conflict(format!("site {site_id} already exists")));
-            }
-            audit::record(
-                &mut tx,
-                Entry::new(actor(), "site.create", format!("site:{site_id}"))
-                    .detail(serde_json::json!({"name": name})),
-            )
-            .await?;
-            tx.commit().await?;
-            println!("site {site_id} registered");
+            let existing = crate::sites::store::get(&database.pool, &site.site_id)
+                .await?
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "site {} (register it first with `onshi-server site add`)",
+                        site.site_id
+                    ))
+                })?;
             finish(database).await;
+            let input = site.apply(crate::sites::SiteInput::from_site(&existing));
+            save_site(&db, &input, SiteChange::Update).await?;
+            println!("site {} updated", input.site_id);
         }
         SiteCommand::Token {
             db,
@@ -147,5 +130,31 @@ pub async fn site(cmd: SiteCommand) -> Result<(), Error> {
             finish(database).await;
         }
     }
+    Ok(())
+}
+
+enum SiteChange {
+    Create,
+    Update,
+}
+
+async fn save_site(
+    db: &DbArgs,
+    input: &crate::sites::SiteInput,
+    change: SiteChange,
+) -> Result<(), Error> {
+    let database = pool(db).await?;
+    let actor = actor();
+    let by = crate::sites::Actor {
+        actor: &actor,
+        remote: "",
+    };
+    let mut tx = database.pool.begin().await?;
+    match change {
+        SiteChange::Create => crate::sites::store::create(&mut tx, input, by).await?,
+        SiteChange::Update => crate::sites::store::update(&mut tx, input, by).await?,
+    }
+    tx.commit().await?;
+    finish(database).await;
     Ok(())
 }

@@ -13,65 +13,17 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use crate::cli::DemoArgs;
 use crate::error::Error;
 use crate::serve;
+use crate::sites::profile::PREFECTURES;
+use crate::sites::{Maintenance, ReaderMaker, RouterModel, SiteInput, SiteKind};
 
-const PREFECTURES: [&str; 47] = [
-    "北海道",
-    "青森県",
-    "岩手県",
-    "宮城県",
-    "秋田県",
-    "山形県",
-    "福島県",
-    "茨城県",
-    "栃木県",
-    "群馬県",
-    "埼玉県",
-    "千葉県",
-    "東京都",
-    "神奈川県",
-    "新潟県",
-    "富山県",
-    "石川県",
-    "福井県",
-    "山梨県",
-    "長野県",
-    "岐阜県",
-    "静岡県",
-    "愛知県",
-    "三重県",
-    "滋賀県",
-    "京都府",
-    "大阪府",
-    "兵庫県",
-    "奈良県",
-    "和歌山県",
-    "鳥取県",
-    "島根県",
-    "岡山県",
-    "広島県",
-    "山口県",
-    "徳島県",
-    "香川県",
-    "愛媛県",
-    "高知県",
-    "福岡県",
-    "佐賀県",
-    "長崎県",
-    "熊本県",
-    "大分県",
-    "宮崎県",
-    "鹿児島県",
-    "沖縄県",
-];
-const MAKERS: [Option<&str>; 6] = [
-    Some("fujitsu"),
-    Some("panasonic"),
-    Some("atlus"),
-    Some("almex"),
-    Some("canon"),
+const MAKERS: [Option<ReaderMaker>; 6] = [
+    Some(ReaderMaker::Fujitsu),
+    Some(ReaderMaker::Panasonic),
+    Some(ReaderMaker::Atlus),
+    Some(ReaderMaker::Almex),
+    Some(ReaderMaker::Canon),
     None,
 ];
-const ROUTERS: [&str; 3] = ["AT-AR1050V", "NVR700", "RTX830"];
 
 /// A simulated site: its profile and the fault it is given (if any).
 #[derive(Debug, Clone)]
@@ -79,10 +31,10 @@ pub struct DemoSite {
     pub site_id: String,
     pub name: String,
     pub prefecture: &'static str,
-    pub kind: &'static str,
-    pub reader_maker: Option<&'static str>,
-    pub router_model: &'static str,
-    pub maintenance: &'static str,
+    pub kind: SiteKind,
+    pub reader_maker: Option<ReaderMaker>,
+    pub router_model: RouterModel,
+    pub maintenance: Maintenance,
     pub fault: Fault,
 }
 
@@ -102,11 +54,16 @@ pub enum Fault {
 pub fn fleet(count: u32) -> Vec<DemoSite> {
     (0..count as usize)
         .map(|i| {
-            let kind = ["clinic", "clinic", "pharmacy", "home_nursing"][i % 4];
+            let kind = [
+                SiteKind::Clinic,
+                SiteKind::Clinic,
+                SiteKind::Pharmacy,
+                SiteKind::HomeNursing,
+            ][i % 4];
             let kind_ja = match kind {
-                "pharmacy" => "薬局",
-                "home_nursing" => "訪問看護ステーション",
-                _ => "クリニック",
+                SiteKind::Pharmacy => "薬局",
+                SiteKind::HomeNursing => "訪問看護ステーション",
+                SiteKind::Clinic => "クリニック",
             };
             let fault = match i % 20 {
                 3 => Fault::ReaderOff,
@@ -124,8 +81,12 @@ pub fn fleet(count: u32) -> Vec<DemoSite> {
                 prefecture: PREFECTURES[(i * 7) % PREFECTURES.len()],
                 kind,
                 reader_maker: MAKERS[i % MAKERS.len()],
-                router_model: ROUTERS[i % ROUTERS.len()],
-                maintenance: if i % 3 == 0 { "none" } else { "omakase" },
+                router_model: RouterModel::ALL[i % RouterModel::ALL.len()],
+                maintenance: if i % 3 == 0 {
+                    Maintenance::None
+                } else {
+                    Maintenance::Omakase
+                },
                 fault,
             }
         })
@@ -219,26 +180,58 @@ async fn demo_admin(pool: &PgPool) -> Result<String, Error> {
     Ok(password)
 }
 
+/// The demo's sites, through the one site store (audited as `cli:demo`).
 pub async fn register_sites(pool: &PgPool, sites: &[DemoSite]) -> Result<(), Error> {
+    let mut tx = pool.begin().await?;
+    let by = crate::sites::Actor {
+        actor: "cli:demo",
+        remote: "",
+    };
     for s in sites {
-        sqlx::query(
-            "INSERT INTO sites (site_id, name, prefecture, kind, reader_maker, router_model, maintenance, omakase_dial)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = 'omakase' THEN '0120-000-000' END)
-             ON CONFLICT (site_id) DO UPDATE SET name = EXCLUDED.name, prefecture = EXCLUDED.prefecture,
-               kind = EXCLUDED.kind, reader_maker = EXCLUDED.reader_maker,
-               router_model = EXCLUDED.router_model, maintenance = EXCLUDED.maintenance",
-        )
-        .bind(&s.site_id)
-        .bind(&s.name)
-        .bind(s.prefecture)
-        .bind(s.kind)
-        .bind(s.reader_maker)
-        .bind(s.router_model)
-        .bind(s.maintenance)
-        .execute(pool)
-        .await?;
+        crate::sites::store::create_or_update(&mut tx, &s.input(), by).await?;
     }
+    tx.commit().await?;
     Ok(())
+}
+
+impl DemoSite {
+    /// The profile operators see for this simulated site.
+    pub fn input(&self) -> SiteInput {
+        let n: u32 = self
+            .site_id
+            .trim_start_matches("demo-")
+            .parse()
+            .unwrap_or(0);
+        let serial_prefix = match self.router_model {
+            RouterModel::AtAr1050v => "S/NA",
+            RouterModel::Nvr700 | RouterModel::Rtx830 => "SER.",
+        };
+        SiteInput {
+            site_id: self.site_id.clone(),
+            name: self.name.clone(),
+            prefecture: self.prefecture.to_owned(),
+            kind: self.kind,
+            reader_maker: self.reader_maker,
+            router_model: Some(self.router_model),
+            maintenance: self.maintenance,
+            omakase_dial: if self.maintenance == Maintenance::Omakase {
+                "0120-000-000".into()
+            } else {
+                String::new()
+            },
+            medical_code: format!("13{:08}", 10_000_000 + n),
+            address: format!("{}デモ市1-{}-1", self.prefecture, n),
+            phone: format!("03-5000-{:04}", n % 10_000),
+            contact_person: "受付 担当".into(),
+            pc_serial: format!("PF{:06}", n),
+            pc_purchased_on: chrono::NaiveDate::from_ymd_opt(2021 + (n % 4) as i32, 4, 1),
+            router_serial: format!("{serial_prefix}{:08}", n),
+            router_purchased_on: chrono::NaiveDate::from_ymd_opt(2021, 4, 1),
+            receipt_vendor: "デモメディカルシステム".into(),
+            receipt_vendor_contact: "0120-111-222".into(),
+            ..Default::default()
+        }
+    }
 }
 
 async fn simulate(
@@ -279,12 +272,12 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
     let now = Utc::now();
     let mut rng = rand::rng();
     let maker = match site.reader_maker {
-        Some("fujitsu") => pb::ReaderMaker::Fujitsu,
-        Some("panasonic") => pb::ReaderMaker::Panasonic,
-        Some("atlus") => pb::ReaderMaker::Atlus,
-        Some("almex") => pb::ReaderMaker::Almex,
-        Some("canon") => pb::ReaderMaker::Canon,
-        _ => pb::ReaderMaker::None,
+        Some(ReaderMaker::Fujitsu) => pb::ReaderMaker::Fujitsu,
+        Some(ReaderMaker::Panasonic) => pb::ReaderMaker::Panasonic,
+        Some(ReaderMaker::Atlus) => pb::ReaderMaker::Atlus,
+        Some(ReaderMaker::Almex) => pb::ReaderMaker::Almex,
+        Some(ReaderMaker::Canon) => pb::ReaderMaker::Canon,
+        None => pb::ReaderMaker::None,
     };
     let boot_hours = if site.fault == Fault::NoReboot { 80 } else { 3 };
     let cert_days = match site.fault {
@@ -314,7 +307,7 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
                 enabled: site.fault != Fault::ScreenLockOff,
                 secure: site.fault != Fault::ScreenLockOff,
                 timeout_seconds: 900,
-                clear_screen_installed: site.reader_maker == Some("panasonic"),
+                clear_screen_installed: site.reader_maker == Some(ReaderMaker::Panasonic),
             }),
             disk_free_bytes: 80 << 30,
             apps_updated_at: ts(now - chrono::Duration::hours(20)),
@@ -383,7 +376,7 @@ mod tests {
     fn demo_fleet_is_varied_and_faults_show_up() {
         let sites = fleet(200);
         assert_eq!(sites.len(), 200);
-        for kind in ["clinic", "pharmacy", "home_nursing"] {
+        for kind in SiteKind::ALL {
             assert!(sites.iter().any(|s| s.kind == kind));
         }
         let mut critical = 0;
@@ -393,7 +386,7 @@ mod tests {
             match health::overall(&health::evaluate(&doc, Utc::now())) {
                 Health::Critical => critical += 1,
                 Health::Ok => ok += 1,
-                Health::Warning => {}
+                Health::Warning | Health::Info => {}
             }
         }
         assert!(critical >= 20, "{critical}");

@@ -15,4 +15,6 @@ pub mod loadgen;
 pub mod metrics;
 pub mod portal;
 pub mod serve;
+pub mod sites;
+pub mod text;
 pub mod tls;

@@ -10,10 +10,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::{
-    AtParam, Maintenance, OmakaseContract, ReaderMaker, RouteQuery, RouterModel, SiteContact,
-    SiteContacts,
-};
+use super::{AtParam, Maintenance, OmakaseContract, RouteQuery, SiteContact, SiteContacts};
 use crate::error::Error;
 use crate::portal::AppState;
 
@@ -21,15 +18,6 @@ use crate::portal::AppState;
 pub struct SiteParam {
     #[serde(default)]
     site_id: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct SiteProfile {
-    maintenance: String,
-    router_model: Option<String>,
-    reader_maker: Option<String>,
-    omakase_dial: Option<String>,
-    receipt_vendor: Option<String>,
 }
 
 fn bad_query(e: QueryRejection) -> Error {
@@ -41,39 +29,21 @@ fn at_or_now(at: AtParam) -> DateTime<FixedOffset> {
         .unwrap_or_else(|| Utc::now().with_timezone(&super::JST))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
-}
-
 /// The site's profile and contacts; the query's own values take precedence.
 async fn load_site(
     state: &AppState,
     site_id: &str,
     query: &mut Option<&mut RouteQuery>,
 ) -> Result<SiteContacts, Error> {
-    let profile: SiteProfile = sqlx::query_as(
-        "SELECT maintenance, router_model, reader_maker, omakase_dial, receipt_vendor FROM sites WHERE site_id = $1",
-    )
-    .bind(site_id)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| Error::NotFound(format!("site {site_id}")))?;
+    let profile = crate::sites::store::get(&state.pool, site_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("site {site_id}")))?;
     if let Some(q) = query.as_deref_mut() {
-        if q.maintenance == Maintenance::None && profile.maintenance == "omakase" {
-            q.maintenance = Maintenance::Omakase;
+        if q.maintenance == Maintenance::None {
+            q.maintenance = profile.maintenance;
         }
-        if q.router_model.is_none() {
-            q.router_model = profile
-                .router_model
-                .as_deref()
-                .and_then(parse::<RouterModel>);
-        }
-        if q.reader_maker.is_none() {
-            q.reader_maker = profile
-                .reader_maker
-                .as_deref()
-                .and_then(parse::<ReaderMaker>);
-        }
+        q.router_model = q.router_model.or(profile.router_model);
+        q.reader_maker = q.reader_maker.or(profile.reader_maker);
     }
     Ok(SiteContacts {
         omakase: profile
@@ -82,6 +52,10 @@ async fn load_site(
         reader_maker: None,
         receipt_vendor: profile.receipt_vendor.map(|name| SiteContact {
             name,
+            phones: (!profile.receipt_vendor_contact.is_empty())
+                .then(|| profile.receipt_vendor_contact.clone())
+                .into_iter()
+                .collect(),
             ..Default::default()
         }),
     })

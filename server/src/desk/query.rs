@@ -86,36 +86,10 @@ impl Part {
     }
 }
 
-/// オン資 router models of the standard configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-pub enum RouterModel {
-    /// Allied Telesis AT-AR1050V.
-    #[serde(rename = "AT-AR1050V", alias = "at-ar1050v")]
-    #[value(name = "AT-AR1050V")]
-    AtAr1050v,
-    /// YAMAHA NVR700.
-    #[serde(rename = "NVR700", alias = "nvr700")]
-    #[value(name = "NVR700")]
-    Nvr700,
-    /// YAMAHA RTX830.
-    #[serde(rename = "RTX830", alias = "rtx830")]
-    #[value(name = "RTX830")]
-    Rtx830,
-}
+// The site's closed sets are owned by the site model; routing uses them as they are.
+pub use crate::sites::model::{Maintenance, ReaderMaker, RouterModel};
 
 impl RouterModel {
-    /// Allowed spellings, for error messages.
-    pub const ALLOWED: &'static str = "AT-AR1050V | NVR700 | RTX830";
-
-    /// The model name as printed on the unit.
-    pub fn name(self) -> &'static str {
-        match self {
-            RouterModel::AtAr1050v => "AT-AR1050V",
-            RouterModel::Nvr700 => "NVR700",
-            RouterModel::Rtx830 => "RTX830",
-        }
-    }
-
     /// The maker's fault desk.
     pub fn desk(self) -> DeskId {
         match self {
@@ -123,46 +97,6 @@ impl RouterModel {
             RouterModel::Nvr700 | RouterModel::Rtx830 => DeskId::YamahaRouter,
         }
     }
-}
-
-/// Makers of 顔認証付きカードリーダー.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ReaderMaker {
-    Fujitsu,
-    Panasonic,
-    Atlus,
-    Almex,
-    Canon,
-}
-
-impl ReaderMaker {
-    /// Allowed spellings, for error messages.
-    pub const ALLOWED: &'static str = "fujitsu | panasonic | atlus | almex | canon";
-
-    /// The maker as the guide names it.
-    pub fn name_ja(self) -> &'static str {
-        match self {
-            ReaderMaker::Fujitsu => "富士通Japan",
-            ReaderMaker::Panasonic => "パナソニック コネクト",
-            ReaderMaker::Atlus => "アトラス情報サービス",
-            ReaderMaker::Almex => "ALMEX",
-            ReaderMaker::Canon => "キヤノンマーケティングジャパン",
-        }
-    }
-}
-
-/// Maintenance subscription of the site.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Maintenance {
-    /// Not subscribed: the site isolates the fault and calls each desk itself (guide 1-8-2).
-    #[default]
-    None,
-    /// Subscribed to 「Nにおまかせ！ITサポート」 (guide 1-8-1).
-    Omakase,
 }
 
 /// A routing question. Deserializes from a query string with the CLI's spellings;

@@ -7,23 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::report::ReportDoc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    Ok,
-    Warning,
-    Critical,
-}
-
-impl Health {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Ok => "ok",
-            Health::Warning => "warning",
-            Health::Critical => "critical",
-        }
-    }
-}
+pub use crate::sites::model::Health;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {

@@ -3,18 +3,22 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use sqlx::types::Json;
+
 use crate::error::Error;
+use crate::fleet::health::Finding;
+use crate::sites::{Health, Maintenance, SiteKind};
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct SiteRow {
     pub site_id: String,
     pub name: String,
     pub prefecture: String,
-    pub kind: String,
-    pub maintenance: String,
-    pub health: Option<String>,
+    pub kind: SiteKind,
+    pub maintenance: Maintenance,
+    pub health: Option<Health>,
     pub received_at: Option<DateTime<Utc>>,
-    pub findings: Option<serde_json::Value>,
+    pub findings: Option<Json<Vec<Finding>>>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -43,7 +47,7 @@ pub async fn list_sites(pool: &PgPool, limit: i64, offset: i64) -> Result<Vec<Si
 }
 
 pub async fn summary(pool: &PgPool) -> Result<Summary, Error> {
-    let rows: Vec<(Option<String>, i64)> = sqlx::query_as(
+    let rows: Vec<(Option<Health>, i64)> = sqlx::query_as(
         "SELECT st.health, count(*) FROM sites s LEFT JOIN site_state st USING (site_id) GROUP BY st.health",
     )
     .fetch_all(pool)
@@ -51,11 +55,11 @@ pub async fn summary(pool: &PgPool) -> Result<Summary, Error> {
     let mut s = Summary::default();
     for (health, n) in rows {
         s.total += n;
-        match health.as_deref() {
-            Some("ok") => s.ok += n,
-            Some("warning") => s.warning += n,
-            Some("critical") => s.critical += n,
-            _ => s.never_reported += n,
+        match health {
+            Some(Health::Ok | Health::Info) => s.ok += n,
+            Some(Health::Warning) => s.warning += n,
+            Some(Health::Critical) => s.critical += n,
+            None => s.never_reported += n,
         }
     }
     Ok(s)

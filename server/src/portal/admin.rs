@@ -14,7 +14,6 @@ use crate::auth::extract::remote_addr;
 use crate::auth::{Principal, Role, login, password};
 use crate::enrol;
 use crate::error::Error;
-use crate::ingest::validate::check_id;
 
 fn jst(t: Option<DateTime<Utc>>) -> String {
     let offset = FixedOffset::east_opt(9 * 3600).expect("valid offset");
@@ -52,8 +51,8 @@ pub struct SiteListRow {
     site_id: String,
     name: String,
     prefecture: String,
-    kind: String,
-    maintenance: String,
+    kind: crate::sites::SiteKind,
+    maintenance: crate::sites::Maintenance,
     agents: i64,
 }
 
@@ -88,85 +87,29 @@ async fn sites_page(state: &AppState, who: &Principal, error: String) -> Result<
     .into_response())
 }
 
-#[derive(serde::Deserialize)]
-pub struct SiteForm {
-    site_id: String,
-    name: String,
-    #[serde(default)]
-    prefecture: String,
-    kind: String,
-    #[serde(default)]
-    reader_maker: String,
-    #[serde(default)]
-    router_model: String,
-    maintenance: String,
-    #[serde(default)]
-    omakase_dial: String,
-}
-
 pub async fn site_create(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     req: Request,
 ) -> Result<Response, Error> {
     let remote = remote_addr(&req);
-    let f: SiteForm = form(req).await?;
-    let site_id = f.site_id.trim().to_owned();
-    if let Err(Error::InvalidArgument(m)) = check_id("サイトID", &site_id) {
-        return sites_page(&state, &who, m).await;
-    }
-    if f.name.trim().is_empty() {
-        return sites_page(&state, &who, "名称を入力してください".into()).await;
-    }
-    let blank = |s: &str| {
-        if s.trim().is_empty() {
-            None
-        } else {
-            Some(s.trim().to_owned())
-        }
-    };
+    let input: crate::sites::SiteInput = form(req).await?;
     let mut tx = state.pool.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO sites (site_id, name, prefecture, kind, reader_maker, router_model, maintenance, omakase_dial)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (site_id) DO NOTHING",
-    )
-    .bind(&site_id)
-    .bind(f.name.trim())
-    .bind(f.prefecture.trim())
-    .bind(&f.kind)
-    .bind(blank(&f.reader_maker))
-    .bind(blank(&f.router_model))
-    .bind(&f.maintenance)
-    .bind(blank(&f.omakase_dial))
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Ok(r) if r.rows_affected() == 0 => {
-            return sites_page(
-                &state,
-                &who,
-                format!("サイトID {site_id} は既に登録されています"),
-            )
-            .await;
+    let by = crate::sites::Actor {
+        actor: &who.actor,
+        remote: &remote,
+    };
+    match crate::sites::store::create(&mut tx, &input, by).await {
+        Ok(()) => {}
+        Err(Error::Fields(errors)) => {
+            let message = errors.to_string();
+            return sites_page(&state, &who, message).await;
         }
-        Ok(_) => {}
-        Err(sqlx::Error::Database(e)) if e.is_check_violation() => {
-            return sites_page(
-                &state,
-                &who,
-                "種別・カードリーダー・ルータ・保守の値が正しくありません".into(),
-            )
-            .await;
+        Err(Error::Conflict(m) | Error::InvalidArgument(m)) => {
+            return sites_page(&state, &who, m).await;
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     }
-    audit::record(
-        &mut tx,
-        Entry::new(&who.actor, "site.create", format!("site:{site_id}"))
-            .remote(remote)
-            .detail(serde_json::json!({"name": f.name.trim(), "kind": f.kind, "maintenance": f.maintenance})),
-    )
-    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/admin/sites").into_response())
 }

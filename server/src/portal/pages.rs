@@ -11,6 +11,7 @@ use super::{AppState, Nav};
 use crate::auth::Principal;
 use crate::error::Error;
 use crate::fleet::query::{self, SiteRow, Summary};
+use crate::sites::Health;
 
 const PAGE_SIZE: i64 = 100;
 
@@ -82,37 +83,27 @@ pub async fn api_sites(
 
 fn site_view(row: SiteRow, now: chrono::DateTime<Utc>, stale: chrono::Duration) -> SiteView {
     let jst = FixedOffset::east_opt(9 * 3600).expect("valid offset");
-    let (state, state_label) = match (row.health.as_deref(), row.received_at) {
+    let (state, state_label) = match (row.health, row.received_at) {
         (None, _) | (_, None) => ("none", "未受信"),
         // An old report says nothing about now: a PC off at night is normal,
         // so this is grey, not red (domain.md §2.1).
         (_, Some(at)) if now - at > stale => ("stale", "停止中"),
-        (Some("critical"), _) => ("critical", "異常"),
-        (Some("warning"), _) => ("warning", "注意"),
+        (Some(Health::Critical), _) => ("critical", "異常"),
+        (Some(Health::Warning), _) => ("warning", "注意"),
         _ => ("ok", "正常"),
     };
     let finding = row
         .findings
         .as_ref()
-        .and_then(|f| f.get(0))
-        .and_then(|f| f.get("message"))
-        .and_then(|m| m.as_str())
-        .unwrap_or("")
-        .to_owned();
+        .and_then(|f| f.0.first())
+        .map(|f| f.message.clone())
+        .unwrap_or_default();
     SiteView {
         site_id: row.site_id,
         name: row.name,
         prefecture: row.prefecture,
-        kind: match row.kind.as_str() {
-            "pharmacy" => "薬局",
-            "home_nursing" => "訪問看護",
-            _ => "医療機関",
-        },
-        maintenance: if row.maintenance == "omakase" {
-            "おまかせ"
-        } else {
-            "未加入"
-        },
+        kind: row.kind.label_ja(),
+        maintenance: row.maintenance.short_ja(),
         last_report: row
             .received_at
             .map(|t| {

@@ -1,0 +1,12 @@
+//! The site: its closed sets (`model`), its profile and the validation every entry path shares
+//! (`profile`), and the one place that writes the `sites` table (`store`). Business hours
+//! live in `hours` (pure) next to it.
+
+pub mod model;
+pub mod profile;
+pub mod store;
+
+pub use model::{Health, Maintenance, ReaderMaker, RouterModel, SiteKind, SiteStatus};
+pub use profile::{PREFECTURES, Site, SiteInput};
+pub use store::Actor;
+pub mod hours;
