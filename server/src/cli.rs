@@ -218,6 +218,27 @@ pub struct ServeArgs {
     /// Largest gRPC message accepted, in bytes.
     #[arg(long, env = "ONSHI_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
     pub max_message_bytes: usize,
+    /// Minutes a site may be silent while open before `offline` is raised.
+    #[arg(long, env = "ONSHI_OFFLINE_AFTER_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub offline_after_minutes: u32,
+    /// Seconds between two offline / hold-down sweeps.
+    #[arg(long, env = "ONSHI_SWEEP_INTERVAL_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub sweep_interval_seconds: u32,
+    /// Whether this process evaluates reports into incidents (`off` on a replica that only
+    /// ingests; at least one replica must run it).
+    #[arg(long, env = "ONSHI_INCIDENT_WORKER", value_enum, default_value = "on")]
+    pub incident_worker: crate::incidents::engine::WorkerMode,
+}
+
+impl ServeArgs {
+    /// The incident engine's settings.
+    pub fn engine(&self) -> crate::incidents::engine::EngineConfig {
+        let mut config = crate::incidents::engine::EngineConfig::default();
+        config.offline.silence = chrono::Duration::minutes(i64::from(self.offline_after_minutes));
+        config.sweep_every = std::time::Duration::from_secs(u64::from(self.sweep_interval_seconds));
+        config.worker = self.incident_worker;
+        config
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,6 +10,7 @@ pub mod desk;
 pub mod enrol;
 pub mod error;
 pub mod fleet;
+pub mod incidents;
 pub mod ingest;
 pub mod loadgen;
 pub mod metrics;

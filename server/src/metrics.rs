@@ -28,6 +28,7 @@ pub struct Metrics {
     pub grpc_errors: Family<CodeLabel, Counter>,
     connected: Gauge,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
+    pub incidents: crate::incidents::metrics::IncidentMetrics,
 }
 
 impl Default for Metrics {
@@ -71,7 +72,9 @@ impl Metrics {
             "Agents with a committed batch in the last 3 minutes",
             connected.clone(),
         );
+        let incidents = crate::incidents::metrics::IncidentMetrics::register(&mut registry);
         Self {
+            incidents,
             registry: Arc::new(registry),
             reports_ingested,
             reports_duplicate,

@@ -68,6 +68,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         args.max_message_bytes,
         stopped(shutdown.subscribe()),
     )?));
+    let metrics_handle = metrics.clone();
     let mut state = portal::AppState::new(pool.clone(), metrics);
     state.behind_tls = args.behind_tls;
     let app = portal::router(state);
@@ -83,6 +84,19 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     }));
     tasks.push(tokio::spawn(forget_idle_limits(
         limiter_handle,
+        shutdown.subscribe(),
+    )));
+    let engine = args.engine();
+    tasks.push(tokio::spawn(crate::incidents::engine::run_worker(
+        pool.clone(),
+        metrics_handle.clone(),
+        engine,
+        shutdown.subscribe(),
+    )));
+    tasks.push(tokio::spawn(crate::incidents::engine::run_sweep(
+        pool.clone(),
+        metrics_handle.clone(),
+        engine,
         shutdown.subscribe(),
     )));
     tasks.push(tokio::spawn(maintain_history(

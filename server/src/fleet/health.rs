@@ -2,179 +2,45 @@
 //! (warning). Pure: `now` is a parameter. The incident engine builds on these
 //! findings; the rules encode domain.md §2 (guide 1-1, 1-4, 1-7).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::report::ReportDoc;
+use crate::incidents::rules::{self, Condition, SiteContext};
 
 pub use crate::sites::model::Health;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Stable machine code, e.g. `cert_expired`.
+    /// Stable machine code, e.g. `cert_expired` (an incident rule).
     pub code: String,
+    /// What the finding is about (certificate serial, network target, share); may be empty.
+    #[serde(default)]
+    pub subject: String,
     pub severity: Health,
     /// What the operator reads (Japanese), including what to do.
     pub message: String,
 }
 
-/// Certificate expiry warning thresholds in days (domain.md §2.5).
-pub const CERT_WARN_DAYS: [i64; 5] = [60, 30, 14, 7, 1];
-/// A PC up longer than this has missed its daily reboot (guide 1-1).
-pub const MAX_UPTIME: Duration = Duration::hours(26);
-
+/// The findings of a report when nothing is known of the site but the time (how ingest
+/// colours a report): the incident rules with an unknown site context, so there is one
+/// implementation of every rule (`incidents::rules`).
 pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut add = |code: &str, severity: Health, message: String| {
-        out.push(Finding {
-            code: code.to_owned(),
-            severity,
-            message,
-        })
-    };
+    rules::evaluate(doc, &SiteContext::unknown(now))
+        .into_iter()
+        .map(Finding::from)
+        .collect()
+}
 
-    if let Some(reader) = &doc.reader {
-        match reader.power.as_str() {
-            "absent" => add(
-                "reader_absent",
-                Health::Critical,
-                "顔認証付きカードリーダーが見つかりません。接続ケーブルと電源を確認してください"
-                    .into(),
-            ),
-            "off" => add(
-                "reader_off",
-                Health::Critical,
-                if reader.manual_power {
-                    "顔認証付きカードリーダーの電源が切れています。本体の電源ボタンで電源を入れてください".into()
-                } else {
-                    "顔認証付きカードリーダーの電源が切れています。オン資PCを再起動してください"
-                        .into()
-                },
-            ),
-            _ => {}
+impl From<Condition> for Finding {
+    fn from(c: Condition) -> Self {
+        Finding {
+            code: c.rule.as_str().to_owned(),
+            subject: c.subject,
+            severity: c.severity,
+            message: format!("{}。{}", c.title, c.detail),
         }
     }
-
-    if let Some(cert) = &doc.certificate {
-        match cert.not_after {
-            _ if !cert.present => add(
-                "cert_missing",
-                Health::Critical,
-                "電子証明書が見つかりません。バックアップから復元するか再発行を依頼してください"
-                    .into(),
-            ),
-            Some(not_after) if not_after <= now => add(
-                "cert_expired",
-                Health::Critical,
-                format!(
-                    "電子証明書の有効期限が切れています ({})。更新するまでオンライン資格確認は使えません",
-                    not_after.format("%Y-%m-%d")
-                ),
-            ),
-            Some(not_after) => {
-                let days = (not_after - now).num_days();
-                if days < CERT_WARN_DAYS[0] {
-                    add(
-                        "cert_expiring",
-                        Health::Warning,
-                        format!(
-                            "電子証明書の有効期限まであと{days}日です。更新の準備をしてください"
-                        ),
-                    );
-                }
-            }
-            None => {}
-        }
-        if cert.present && !cert.backup_seen {
-            add(
-                "cert_backup_missing",
-                Health::Warning,
-                "電子証明書のバックアップが確認できません。USBメモリ等にコピーしてください (故障時の再発行は有償)".into(),
-            );
-        }
-    }
-
-    for account in doc.accounts.iter().filter(|a| a.changed()) {
-        let what = match account.kind.as_str() {
-            "windows" => "Windowsアカウント",
-            "face_auth" => "顔認証アカウント",
-            "linkage" => "連携アカウント",
-            _ => "アカウント",
-        };
-        add(
-            "account_changed",
-            Health::Critical,
-            format!(
-                "{what}が導入時から変更されています。連携システムと同時に所定の手順で変更する必要があります"
-            ),
-        );
-    }
-
-    for target in doc.network.iter().filter(|t| !t.reachable) {
-        add(
-            "network_unreachable",
-            Health::Critical,
-            format!(
-                "{} ({}) に接続できません。配線・ルータの電源を確認してください",
-                target.name, target.address
-            ),
-        );
-    }
-    for share in doc.shares.iter().filter(|s| !s.exists || !s.shared) {
-        add(
-            "share_missing",
-            Health::Critical,
-            format!(
-                "共有フォルダ {} が共有されていません。レセコンと連携できません",
-                share.name
-            ),
-        );
-    }
-    if doc.ip_config.as_ref().is_some_and(|c| c.drifted) {
-        add(
-            "network_drift",
-            Health::Warning,
-            "ネットワーク設定が導入時から変わっています。院内ネットワークの変更はNTT東日本へご相談ください".into(),
-        );
-    }
-
-    if let Some(boot) = doc.host.boot_time
-        && now - boot > MAX_UPTIME
-    {
-        {
-            add(
-                "no_daily_reboot",
-                Health::Warning,
-                format!(
-                    "オン資PCが{}時間再起動されていません。1日1回再起動してください",
-                    (now - boot).num_hours()
-                ),
-            );
-        }
-    }
-    if let Some(lock) = &doc.host.screen_lock
-        && !lock.clear_screen_installed
-        && (!lock.enabled || !lock.secure)
-    {
-        {
-            add(
-                "screen_lock_disabled",
-                Health::Warning,
-                "スクリーンセーバーのロックが無効です (推奨されない設定です)".into(),
-            );
-        }
-    }
-    if doc.agent.spool_dropped > 0 || doc.agent.spool_corrupt > 0 {
-        add(
-            "agent_spool_loss",
-            Health::Warning,
-            format!(
-                "エージェントの送信待ちデータが失われました (破棄 {} 件, 破損 {} 件)",
-                doc.agent.spool_dropped, doc.agent.spool_corrupt
-            ),
-        );
-    }
-    out
 }
 
 pub fn overall(findings: &[Finding]) -> Health {
@@ -189,6 +55,7 @@ pub fn overall(findings: &[Finding]) -> Health {
 mod tests {
     use super::*;
     use crate::fleet::report::{AccountDoc, CertificateDoc, ReaderDoc, TargetDoc};
+    use chrono::Duration;
 
     fn now() -> DateTime<Utc> {
         "2026-11-25T03:00:00Z".parse().unwrap()
@@ -204,6 +71,7 @@ mod tests {
             certificate: Some(CertificateDoc {
                 present: true,
                 backup_seen: true,
+                desktop_file_present: true,
                 not_after: Some(now() + Duration::days(365)),
                 ..Default::default()
             }),

@@ -111,6 +111,9 @@ pub struct AgentHealthDoc {
     pub spool_dropped: u64,
     pub spool_corrupt: u64,
     pub spool_backlog: u64,
+    /// Probes that failed for this report ("probe: error"): those sections are unobserved.
+    #[serde(default)]
+    pub probe_errors: Vec<String>,
 }
 
 pub fn timestamp(ts: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
@@ -216,6 +219,7 @@ impl From<&pb::Report> for ReportDoc {
                     spool_dropped: a.spool_dropped,
                     spool_corrupt: a.spool_corrupt,
                     spool_backlog: a.spool_backlog,
+                    probe_errors: a.probe_errors.clone(),
                 })
                 .unwrap_or_default(),
         }

@@ -1,0 +1,263 @@
+//! The sweep (every ~30 s, one runner across replicas through an advisory lock): opens
+//! `offline` for sites silent while open — never for a PC off at night, on Sunday or on a
+//! holiday (domain.md §2.1) —, resolves incidents whose hold-down ran out without a further
+//! report, and lets flapping incidents settle.
+
+use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
+use sqlx::{PgConnection, PgPool};
+
+use super::lifecycle::{self, Observation, Policy};
+use super::rules::{Condition, Rule};
+use super::store::{self, Applied, SYSTEM};
+use crate::desk::JST;
+use crate::error::Error;
+use crate::sites::hours::{self, BusinessHours, Offline, WeekSchedule};
+use crate::sites::{Health, SiteKind, hours_store};
+
+/// One sweeper at a time, whichever replica gets it.
+const SWEEP_LOCK: i64 = 0x6f6e_7368_6973_7770; // "onshiswp"
+
+#[derive(Debug, Clone, Copy)]
+pub struct OfflinePolicy {
+    /// Silence while open that raises `offline` (default 15 min).
+    pub silence: Duration,
+    /// How long after opening a PC may take to start (30 min).
+    pub start_grace: Duration,
+}
+
+impl Default for OfflinePolicy {
+    fn default() -> Self {
+        OfflinePolicy {
+            silence: Duration::minutes(15),
+            start_grace: Duration::minutes(30),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    /// False when another replica holds the sweep.
+    pub ran: bool,
+    pub candidates: usize,
+    pub applied: Applied,
+    pub settled: usize,
+}
+
+#[derive(sqlx::FromRow)]
+struct Candidate {
+    site_id: String,
+    seq: i64,
+    received_at: DateTime<Utc>,
+    kind: SiteKind,
+    week_hours: Option<String>,
+    closed_on_holidays: bool,
+    exception_day: Option<NaiveDate>,
+    exception_open: Option<String>,
+}
+
+pub async fn sweep_once(
+    pool: &PgPool,
+    policy: &Policy,
+    offline: &OfflinePolicy,
+    now: DateTime<Utc>,
+) -> Result<Swept, Error> {
+    let mut tx = pool.begin().await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(SWEEP_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !got {
+        return Ok(Swept::default());
+    }
+    let mut swept = Swept {
+        ran: true,
+        ..Default::default()
+    };
+    let candidates = silent_while_open(&mut tx, offline, now).await?;
+    swept.candidates = candidates.len();
+    for c in candidates {
+        let applied = raise_offline(&mut tx, c, policy, offline, now).await?;
+        swept.applied.opened.extend(applied.opened);
+        swept.applied.reopened.extend(applied.reopened);
+    }
+    swept.applied.resolved = resolve_after_hold_down(&mut tx, policy, now).await?;
+    swept.settled = settle_flapping(&mut tx, policy, now).await?;
+    tx.commit().await?;
+    Ok(swept)
+}
+
+/// Sites whose last report is older than the silence limit, that are open now by their
+/// schedule, and have no open `offline` yet. The open-now test runs in SQL on the stored
+/// multiranges so 250,000 sites cost one scan; the exact story is decided in Rust.
+async fn silent_while_open(
+    conn: &mut PgConnection,
+    offline: &OfflinePolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<Candidate>, Error> {
+    let local = now.with_timezone(&JST);
+    let today = local.date_naive();
+    let defaults: Vec<String> = SiteKind::ALL
+        .iter()
+        .map(|k| WeekSchedule::default_for(*k).to_multirange())
+        .collect();
+    Ok(sqlx::query_as::<_, Candidate>(
+        "SELECT st.site_id, st.seq, st.received_at, s.kind, s.week_hours::text AS week_hours,
+                s.closed_on_holidays, x.day AS exception_day, x.open_minutes::text AS exception_open
+         FROM site_state st
+         JOIN sites s USING (site_id)
+         LEFT JOIN site_hours_exceptions x ON x.site_id = st.site_id AND x.day = $2
+         WHERE st.received_at < $1
+           AND CASE
+                 WHEN x.site_id IS NOT NULL THEN x.open_minutes @> $3::int4
+                 WHEN $4 AND s.closed_on_holidays THEN false
+                 ELSE COALESCE(s.week_hours, CASE s.kind
+                        WHEN 'clinic' THEN $6::int4multirange
+                        WHEN 'pharmacy' THEN $7::int4multirange
+                        ELSE $8::int4multirange END) @> $5::int4
+               END
+           AND NOT EXISTS (SELECT 1 FROM incidents i
+                           WHERE i.site_id = st.site_id AND i.rule = 'offline' AND i.state <> 'resolved')",
+    )
+    .bind(now - offline.silence)
+    .bind(today)
+    .bind((local.hour() * 60 + local.minute()) as i32)
+    .bind(hours::is_holiday_closure(today))
+    .bind(hours::minute_of_week(local) as i32)
+    .bind(&defaults[0])
+    .bind(&defaults[1])
+    .bind(&defaults[2])
+    .fetch_all(conn)
+    .await?)
+}
+
+async fn raise_offline(
+    conn: &mut PgConnection,
+    c: Candidate,
+    policy: &Policy,
+    offline: &OfflinePolicy,
+    now: DateTime<Utc>,
+) -> Result<Applied, Error> {
+    let exceptions = match (c.exception_day, c.exception_open) {
+        (Some(day), Some(open)) => vec![(day, open, String::new())],
+        _ => Vec::new(),
+    };
+    let stored = hours_store::from_columns(
+        c.kind,
+        c.week_hours.as_deref(),
+        c.closed_on_holidays,
+        exceptions,
+    )?;
+    let Some(verdict) = verdict(&stored.hours, c.received_at, now, offline) else {
+        return Ok(Applied::default());
+    };
+    store::lock_site(conn, &c.site_id).await?;
+    let active: Vec<_> = store::active(conn, &c.site_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.rule == Rule::Offline)
+        .collect();
+    if !active.is_empty() {
+        return Ok(Applied::default()); // raised meanwhile by another path
+    }
+    let resolved: Vec<_> = store::recently_resolved(conn, &c.site_id, now, policy)
+        .await?
+        .into_iter()
+        .filter(|r| r.rule == Rule::Offline)
+        .collect();
+    let observation = Observation {
+        seq: c.seq,
+        conditions: vec![offline_condition(verdict)],
+    };
+    let changes = lifecycle::reconcile(&[], &resolved, &observation, now, policy);
+    store::apply(conn, &c.site_id, &changes, c.seq, now).await
+}
+
+fn verdict(
+    hours: &BusinessHours,
+    last_seen: DateTime<Utc>,
+    now: DateTime<Utc>,
+    offline: &OfflinePolicy,
+) -> Option<Offline> {
+    hours.offline_verdict(
+        Some(last_seen.with_timezone(&JST)),
+        now.with_timezone(&JST),
+        offline.silence,
+        offline.start_grace,
+    )
+}
+
+/// The two stories of a silent PC, in the operator's words (domain.md §2.1).
+pub fn offline_condition(verdict: Offline) -> Condition {
+    let (title, detail) = match verdict {
+        Offline::StoppedDuringHours { last_seen } => (
+            format!(
+                "営業時間中にオン資PCからの報告が{}から途絶えています",
+                last_seen.format("%H:%M")
+            ),
+            "オン資PCの電源、ネットワーク（ルータ・LANケーブル）を確認してください。PCが起動しない場合はPCの故障受付へ連絡してください",
+        ),
+        Offline::DidNotStart { opened_at, .. } => (
+            format!(
+                "営業開始（{}）から30分たってもオン資PCが起動していません",
+                opened_at.format("%H:%M")
+            ),
+            "朝はオン資PCをレセコンより先に起動してください（朝ON・夜OFF）。電源が入らない場合はPCの故障受付へ連絡してください",
+        ),
+    };
+    Condition {
+        rule: Rule::Offline,
+        subject: String::new(),
+        severity: Health::Critical,
+        title,
+        detail: detail.into(),
+        evidence: serde_json::to_value(verdict).unwrap_or_default(),
+    }
+}
+
+async fn resolve_after_hold_down(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE incidents SET state = 'resolved', resolved_at = $1, resolved_by = $2,
+             resolve_reason = '条件が解消しました', clear_since = NULL, clear_reports = 0, updated_at = now()
+         WHERE state <> 'resolved' AND clear_since IS NOT NULL AND clear_since <= $3
+         RETURNING incident_id",
+    )
+    .bind(now)
+    .bind(SYSTEM)
+    .bind(now - policy.hold_down)
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in &ids {
+        store::event(
+            conn,
+            *id,
+            "auto_resolved",
+            SYSTEM,
+            serde_json::json!({"hold_down": true}),
+        )
+        .await?;
+    }
+    Ok(ids)
+}
+
+async fn settle_flapping(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE incidents SET flapping = false, updated_at = now()
+         WHERE flapping AND COALESCE(transitions[array_upper(transitions, 1)], first_seen) < $1
+         RETURNING incident_id",
+    )
+    .bind(now - policy.flap_window)
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in &ids {
+        store::event(conn, *id, "settled", SYSTEM, serde_json::json!({})).await?;
+    }
+    Ok(ids.len())
+}
