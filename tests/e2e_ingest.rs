@@ -515,3 +515,60 @@ async fn probe_errors_are_stored_with_the_report() {
         assert_eq!(doc["agent"]["spool_bytes"], 8192);
     }
 }
+
+#[tokio::test]
+async fn a_value_the_database_refuses_is_invalid_argument_not_retry_later() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let pool = db.pool().await;
+    let (a, mut client, _identity) = server.enrolled_client("s-data").await;
+    let a = a.as_str();
+    // A data exception that validation does not foresee (as jsonb's refusal of
+    // \u0000 was): SQLSTATE 22023 for hostnames starting "bad".
+    sqlx::raw_sql(
+        r#"CREATE FUNCTION onshi_test_refuse() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN
+                IF NEW.report->'host'->>'hostname' LIKE 'bad%' THEN
+                  RAISE EXCEPTION 'hostname not acceptable' USING ERRCODE = '22023';
+                END IF;
+                RETURN NEW;
+              END $$;
+           CREATE TRIGGER onshi_test_refuse BEFORE INSERT ON site_state
+             FOR EACH ROW EXECUTE FUNCTION onshi_test_refuse();"#,
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let mut bad = report(a, "s-data", 1);
+    bad.host.as_mut().unwrap().hostname = "bad-pc".into();
+    let status = client
+        .submit_reports(batch(a, vec![bad]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("SQLSTATE 22023: hostname not acceptable"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        history_count(&pool, a).await,
+        0,
+        "the transaction rolled back"
+    );
+    assert!(server.wait_for_log("database refused a value"));
+    let metrics = metrics_text(&server).await;
+    assert!(
+        metrics.contains(r#"onshi_reports_rejected_total{reason="database_data"} 1"#),
+        "{metrics}"
+    );
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s-data", 1)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((ack.acked_seq, ack.stored), (1, 1));
+}
