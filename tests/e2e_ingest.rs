@@ -335,3 +335,240 @@ async fn plaintext_client_is_refused_and_sigterm_stops_gracefully() {
         "graceful shutdown exits 0, got {status:?}"
     );
 }
+
+async fn metrics_text(server: &Server) -> String {
+    reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn nul_in_a_report_string_is_refused_naming_the_field_and_later_reports_pass() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let pool = db.pool().await;
+    let (a, mut client, _identity) = server.enrolled_client("s-nul").await;
+    let a = a.as_str();
+
+    let mut hostname = report(a, "s-nul", 1);
+    hostname.host.as_mut().unwrap().hostname = "pc\u{0}x".into();
+    let mut share = report(a, "s-nul", 1);
+    share.shares.push(pb::Share {
+        name: "fa\u{0}ce".into(),
+        exists: true,
+        shared: true,
+    });
+    let mut network = report(a, "s-nul", 2);
+    network.network.push(pb::NetworkTarget {
+        name: "router".into(),
+        error: "refused\u{0}".into(),
+        ..Default::default()
+    });
+    let cases = [
+        (
+            vec![hostname],
+            "report seq 1: host.hostname contains a NUL character",
+        ),
+        (
+            vec![share],
+            "report seq 1: shares[0].name contains a NUL character",
+        ),
+        // One bad report refuses the whole batch: nothing of it is stored.
+        (
+            vec![report(a, "s-nul", 1), network],
+            "report seq 2: network[0].error contains a NUL character",
+        ),
+    ];
+    for (reports, expected) in cases {
+        let status = client.submit_reports(batch(a, reports)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert_eq!(status.message(), expected);
+    }
+    assert_eq!(history_count(&pool, a).await, 0);
+    assert!(server.wait_for_log("contains a NUL character"));
+    let metrics = metrics_text(&server).await;
+    assert!(
+        metrics.contains(r#"onshi_reports_rejected_total{reason="invalid"} 3"#),
+        "{metrics}"
+    );
+
+    // The PC is not blocked: its next reports are stored.
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s-nul", 1), report(a, "s-nul", 2)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((ack.acked_seq, ack.stored), (2, 2));
+}
+
+#[tokio::test]
+async fn abandoned_through_is_bounded_and_same_batch_reports_are_stored() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let pool = db.pool().await;
+    let (a, mut client, _identity) = server.enrolled_client("s-ab").await;
+    let a = a.as_str();
+
+    // Seqs 3 and 4 were lost; 1, 2 and 5 arrive in the batch that says so.
+    let mut lost = batch(
+        a,
+        vec![
+            report(a, "s-ab", 1),
+            report(a, "s-ab", 2),
+            report(a, "s-ab", 5),
+        ],
+    );
+    lost.abandoned_through = 4;
+    let ack = client.submit_reports(lost).await.unwrap().into_inner();
+    assert_eq!((ack.acked_seq, ack.stored, ack.duplicates), (5, 3, 0));
+    assert_eq!(history_count(&pool, a).await, 3);
+
+    // 9 pending (gap at 6..8). Abandoning through 9 is allowed; through 10
+    // (nothing seen above 9 and the batch's highest is 6) or 2^63-1 is not.
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s-ab", 9)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ack.acked_seq, 5);
+    for abandoned in [10, i64::MAX as u64] {
+        let mut far = batch(a, vec![report(a, "s-ab", 6)]);
+        far.abandoned_through = abandoned;
+        let status = client.submit_reports(far).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().contains(&format!(
+                "abandoned_through {abandoned} is above 9, the highest seq received"
+            )),
+            "{}",
+            status.message()
+        );
+    }
+    assert_eq!(
+        history_count(&pool, a).await,
+        4,
+        "a refused batch stores nothing"
+    );
+    let metrics = metrics_text(&server).await;
+    assert!(
+        metrics.contains(r#"onshi_reports_rejected_total{reason="abandoned_through"} 2"#),
+        "{metrics}"
+    );
+
+    // Later reports are stored, not swallowed as "duplicates".
+    let mut ok = batch(a, vec![report(a, "s-ab", 6)]);
+    ok.abandoned_through = 8;
+    let ack = client.submit_reports(ok).await.unwrap().into_inner();
+    assert_eq!((ack.acked_seq, ack.stored, ack.duplicates), (9, 1, 0));
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s-ab", 10)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((ack.acked_seq, ack.stored, ack.duplicates), (10, 1, 0));
+    assert_eq!(history_count(&pool, a).await, 6);
+}
+
+#[tokio::test]
+async fn probe_errors_are_stored_with_the_report() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let pool = db.pool().await;
+    let (a, mut client, _identity) = server.enrolled_client("s-probe").await;
+    let a = a.as_str();
+
+    let mut r = report(a, "s-probe", 1);
+    r.agent = Some(pb::AgentHealth {
+        spool_bytes: 8192,
+        probe_errors: vec!["reader: timed out after 5 s".into()],
+        ..Default::default()
+    });
+    let mut too_many = r.clone();
+    too_many.agent.as_mut().unwrap().probe_errors = vec!["x: y".into(); 17];
+    let status = client
+        .submit_reports(batch(a, vec![too_many]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .contains("agent.probe_errors has 17 entries")
+    );
+
+    client.submit_reports(batch(a, vec![r])).await.unwrap();
+    let (state, history): (serde_json::Value, serde_json::Value) = sqlx::query_as(
+        "SELECT st.report, h.report FROM site_state st JOIN report_history h USING (agent_id, seq)
+         WHERE st.site_id = 's-probe'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    for doc in [state, history] {
+        assert_eq!(
+            doc["agent"]["probe_errors"][0],
+            "reader: timed out after 5 s"
+        );
+        assert_eq!(doc["agent"]["spool_bytes"], 8192);
+    }
+}
+
+#[tokio::test]
+async fn a_value_the_database_refuses_is_invalid_argument_not_retry_later() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let pool = db.pool().await;
+    let (a, mut client, _identity) = server.enrolled_client("s-data").await;
+    let a = a.as_str();
+    // A data exception that validation does not foresee (as jsonb's refusal of
+    // \u0000 was): SQLSTATE 22023 for hostnames starting "bad".
+    sqlx::raw_sql(
+        r#"CREATE FUNCTION onshi_test_refuse() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN
+                IF NEW.report->'host'->>'hostname' LIKE 'bad%' THEN
+                  RAISE EXCEPTION 'hostname not acceptable' USING ERRCODE = '22023';
+                END IF;
+                RETURN NEW;
+              END $$;
+           CREATE TRIGGER onshi_test_refuse BEFORE INSERT ON site_state
+             FOR EACH ROW EXECUTE FUNCTION onshi_test_refuse();"#,
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let mut bad = report(a, "s-data", 1);
+    bad.host.as_mut().unwrap().hostname = "bad-pc".into();
+    let status = client
+        .submit_reports(batch(a, vec![bad]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("SQLSTATE 22023: hostname not acceptable"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        history_count(&pool, a).await,
+        0,
+        "the transaction rolled back"
+    );
+    assert!(server.wait_for_log("database refused a value"));
+    let metrics = metrics_text(&server).await;
+    assert!(
+        metrics.contains(r#"onshi_reports_rejected_total{reason="database_data"} 1"#),
+        "{metrics}"
+    );
+    let ack = client
+        .submit_reports(batch(a, vec![report(a, "s-data", 1)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((ack.acked_seq, ack.stored), (1, 1));
+}

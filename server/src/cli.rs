@@ -228,6 +228,21 @@ pub struct ServeArgs {
     /// ingests; at least one replica must run it).
     #[arg(long, env = "ONSHI_INCIDENT_WORKER", value_enum, default_value = "on")]
     pub incident_worker: crate::incidents::engine::WorkerMode,
+    /// Seconds a client has to complete the TLS handshake on the gRPC port;
+    /// slower or silent connections are closed.
+    #[arg(long, env = "ONSHI_TLS_HANDSHAKE_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub tls_handshake_timeout: u64,
+    /// Seconds a gRPC connection may stay without a call before it is closed
+    /// (an agent reconnects for its next batch).
+    #[arg(long, env = "ONSHI_GRPC_IDLE_TIMEOUT", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub grpc_idle_timeout: u64,
+    /// Open gRPC connections allowed at once (TLS handshakes included); more
+    /// are closed at once. Default: half the open-file limit, at most 16384.
+    #[arg(long, env = "ONSHI_MAX_GRPC_CONNECTIONS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_grpc_connections: Option<u64>,
 }
 
 impl ServeArgs {

@@ -38,6 +38,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// The SQLSTATE of a database error caused by the values the caller sent,
+    /// which no retry can fix: class 22 (data exception: a NUL in text or
+    /// jsonb, a number out of range, bad encoding) and the class-23 codes that
+    /// mean a bad value (NOT NULL, foreign key, CHECK). Unique and exclusion
+    /// violations (23505, 23P01) come from concurrent writers and stay
+    /// retryable, as does every other database failure.
+    pub fn bad_input_sqlstate(&self) -> Option<String> {
+        let Error::Sqlx(sqlx::Error::Database(db)) = self else {
+            return None;
+        };
+        let code = db.code()?;
+        let bad_input = code.starts_with("22") || matches!(&*code, "23502" | "23503" | "23514");
+        bad_input.then(|| code.into_owned())
+    }
+
     fn is_internal(&self) -> bool {
         matches!(
             self,
@@ -56,6 +71,7 @@ impl From<Error> for tonic::Status {
             Error::Unauthorized(m) => tonic::Status::unauthenticated(m),
             Error::Forbidden(m) => tonic::Status::permission_denied(m),
             Error::Conflict(m) => tonic::Status::already_exists(m),
+            refused if refused.bad_input_sqlstate().is_some() => bad_input_status(&refused),
             internal => {
                 tracing::error!(error = %internal, "internal error in gRPC call");
                 // UNAVAILABLE tells the agent to keep the report and retry.
@@ -63,6 +79,23 @@ impl From<Error> for tonic::Status {
             }
         }
     }
+}
+
+/// INVALID_ARGUMENT for a value the database refused: the agent sets the
+/// report aside instead of retrying it forever (which would block every later
+/// report of that PC). Class 22 messages describe the value, never the
+/// schema, so they are passed on; constraint messages name tables, so not.
+fn bad_input_status(err: &Error) -> tonic::Status {
+    let code = err.bad_input_sqlstate().unwrap_or_default();
+    tracing::warn!(sqlstate = %code, error = %err, "database refused a value sent in a gRPC call; answered INVALID_ARGUMENT");
+    let what = match err {
+        Error::Sqlx(sqlx::Error::Database(db)) if code.starts_with("22") => db.message().to_owned(),
+        _ => "a value violates a database constraint".to_owned(),
+    };
+    tonic::Status::invalid_argument(format!(
+        "the server's database refused a value in this request (SQLSTATE {code}: {what}); \
+         the same request will never be accepted: fix the data before sending it again"
+    ))
 }
 
 impl IntoResponse for Error {
@@ -144,5 +177,83 @@ impl std::fmt::Display for FieldErrors {
 impl From<FieldErrors> for Error {
     fn from(errors: FieldErrors) -> Self {
         Error::Fields(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real PostgreSQL errors, as the ingest commit would meet them.
+    async fn pg_error(sql: &str, value: Option<serde_json::Value>) -> Error {
+        let url = std::env::var("ONSHI_TEST_DATABASE_URL")
+            .or_else(|_| std::env::var("DATABASE_URL"))
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("this test needs PostgreSQL at {url}: {e}"));
+        sqlx::raw_sql("CREATE TEMP TABLE t (x int NOT NULL CHECK (x > 0) UNIQUE)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql("INSERT INTO t VALUES (1)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let query = sqlx::query(sql);
+        let query = match value {
+            Some(v) => query.bind(v),
+            None => query,
+        };
+        Error::from(query.execute(&mut conn).await.unwrap_err())
+    }
+
+    #[tokio::test]
+    async fn database_data_errors_are_the_clients_fault() {
+        // The jsonb NUL of issue 10: a report string "pc\u0000x".
+        let nul = pg_error(
+            "SELECT $1::jsonb",
+            Some(serde_json::json!({"hostname": "pc\u{0}x"})),
+        )
+        .await;
+        assert_eq!(nul.bad_input_sqlstate().as_deref(), Some("22P05"));
+        let status = tonic::Status::from(nul);
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().contains("SQLSTATE 22P05"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("never be accepted"),
+            "{}",
+            status.message()
+        );
+
+        let overflow = pg_error("SELECT 2147483647::int + 1", None).await;
+        assert_eq!(overflow.bad_input_sqlstate().as_deref(), Some("22003"));
+        let check = pg_error("INSERT INTO t VALUES (-1)", None).await;
+        let status = tonic::Status::from(check);
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            !status.message().contains("\"t\""),
+            "no schema names: {}",
+            status.message()
+        );
+    }
+
+    #[tokio::test]
+    async fn other_database_errors_stay_retryable() {
+        for sql in ["INSERT INTO t VALUES (1)", "SELECT * FROM no_such_table"] {
+            let err = pg_error(sql, None).await;
+            assert_eq!(err.bad_input_sqlstate(), None, "{sql}: {err}");
+            assert_eq!(
+                tonic::Status::from(err).code(),
+                tonic::Code::Unavailable,
+                "{sql}"
+            );
+        }
+        let closed = Error::Sqlx(sqlx::Error::PoolClosed);
+        assert_eq!(tonic::Status::from(closed).code(), tonic::Code::Unavailable);
     }
 }

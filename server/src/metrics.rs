@@ -16,6 +16,11 @@ pub struct CodeLabel {
     pub code: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
 /// How long an agent counts as connected after its last successful batch.
 const CONNECTED_WINDOW_SECS: u64 = 180;
 
@@ -26,6 +31,13 @@ pub struct Metrics {
     pub reports_duplicate: Counter,
     pub batch_seconds: Histogram,
     pub grpc_errors: Family<CodeLabel, Counter>,
+    /// Batches refused (nothing stored), by reason.
+    pub reports_rejected: Family<ReasonLabel, Counter>,
+    pub tls_handshake_failures: Family<ReasonLabel, Counter>,
+    /// Open gRPC connections, those still in the TLS handshake included.
+    pub grpc_connections: Gauge,
+    /// Connections closed at once because `--max-grpc-connections` were open.
+    pub grpc_connections_rejected: Counter,
     connected: Gauge,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
     pub incidents: crate::incidents::metrics::IncidentMetrics,
@@ -47,6 +59,30 @@ impl Metrics {
         ]);
         let grpc_errors = Family::<CodeLabel, Counter>::default();
         let connected = Gauge::default();
+        let reports_rejected = Family::<ReasonLabel, Counter>::default();
+        let tls_handshake_failures = Family::<ReasonLabel, Counter>::default();
+        let grpc_connections = Gauge::default();
+        let grpc_connections_rejected = Counter::default();
+        registry.register(
+            "onshi_reports_rejected",
+            "Report batches refused, by reason; nothing of them stored",
+            reports_rejected.clone(),
+        );
+        registry.register(
+            "onshi_tls_handshake_failures",
+            "TLS handshakes on the gRPC port that failed, by reason",
+            tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "onshi_grpc_connections",
+            "Open gRPC connections, including those in the TLS handshake",
+            grpc_connections.clone(),
+        );
+        registry.register(
+            "onshi_grpc_connections_rejected",
+            "gRPC connections closed at once because the connection cap was reached",
+            grpc_connections_rejected.clone(),
+        );
         registry.register(
             "onshi_reports_ingested",
             "Reports committed (new, not replays)",
@@ -80,6 +116,10 @@ impl Metrics {
             reports_duplicate,
             batch_seconds,
             grpc_errors,
+            reports_rejected,
+            tls_handshake_failures,
+            grpc_connections,
+            grpc_connections_rejected,
             connected,
             last_seen: Arc::default(),
         }
@@ -95,6 +135,18 @@ impl Metrics {
             .get_or_create(&CodeLabel {
                 code: format!("{code:?}"),
             })
+            .inc();
+    }
+
+    pub fn report_rejected(&self, reason: &'static str) {
+        self.reports_rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    pub fn handshake_failed(&self, reason: &'static str) {
+        self.tls_handshake_failures
+            .get_or_create(&ReasonLabel { reason })
             .inc();
     }
 

@@ -11,13 +11,13 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::cli::ServeArgs;
 use crate::db::{self, PrivateCluster};
 use crate::enrol::service::Enrollment;
 use crate::error::Error;
-use crate::ingest::{history, service::AgentIngest};
+use crate::ingest::conn::{AgentConn, ConnLayer};
+use crate::ingest::{history, listener, service::AgentIngest};
 use crate::metrics::Metrics;
 use crate::portal;
 use crate::tls::Pki;
@@ -56,9 +56,14 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let mut tasks = Vec::new();
     let ingest = AgentIngest::new(pool.clone(), metrics.clone(), args.agent_batches_per_minute);
     let limiter_handle = ingest.limiter.clone();
-    tasks.push(tokio::spawn(run_grpc(
+    let incoming = listener::incoming(
         grpc_listener,
-        &pki,
+        listener::tls_config(&pki)?,
+        grpc_limits(args),
+        metrics.clone(),
+    );
+    tasks.push(tokio::spawn(run_grpc(
+        incoming,
         ingest,
         Enrollment {
             pool: pool.clone(),
@@ -152,27 +157,44 @@ async fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, Error> {
     })
 }
 
-fn run_grpc<S: std::future::Future<Output = ()> + Send + 'static>(
-    listener: TcpListener,
-    pki: &Pki,
+/// The gRPC port's limits from the flags; the connection cap defaults to a
+/// share of the open-file limit (raised to its hard limit first).
+fn grpc_limits(args: &ServeArgs) -> listener::Limits {
+    let open_files = listener::raise_open_file_limit();
+    let max = args
+        .max_grpc_connections
+        .unwrap_or_else(|| listener::default_max_connections(open_files));
+    if max >= open_files {
+        tracing::warn!(
+            max_grpc_connections = max,
+            open_files,
+            "--max-grpc-connections is not below the open-file limit: a full gRPC port can starve the portal; lower it or raise the limit (LimitNOFILE)"
+        );
+    }
+    tracing::info!(
+        max_grpc_connections = max,
+        open_files,
+        "gRPC connection cap"
+    );
+    listener::Limits {
+        handshake_timeout: Duration::from_secs(args.tls_handshake_timeout),
+        idle_timeout: Duration::from_secs(args.grpc_idle_timeout),
+        max_connections: usize::try_from(max).unwrap_or(usize::MAX),
+    }
+}
+
+fn run_grpc<I, S>(
+    incoming: I,
     ingest: AgentIngest,
     enrollment: Enrollment,
     metrics: Metrics,
     max_message_bytes: usize,
     stop: S,
-) -> Result<impl std::future::Future<Output = Result<(), Error>> + use<S>, Error> {
-    // Client certificates are verified against our CA when presented, and
-    // optional at the TLS layer only so that a PC without one can enrol; every
-    // other call requires one (see enrol::service::peer_agent_id).
-    let tls = ServerTlsConfig::new()
-        // The chain includes the CA so that `enroll --ca-fingerprint` can
-        // find and pin it before trusting anything.
-        .identity(Identity::from_pem(
-            format!("{}\n{}", pki.server_cert_pem.trim_end(), pki.ca_cert_pem),
-            &pki.server_key_pem,
-        ))
-        .client_ca_root(Certificate::from_pem(&pki.ca_cert_pem))
-        .client_auth_optional(true);
+) -> Result<impl std::future::Future<Output = Result<(), Error>> + use<I, S>, Error>
+where
+    I: futures_util::Stream<Item = Result<AgentConn, std::io::Error>> + Send + 'static,
+    S: std::future::Future<Output = ()> + Send + 'static,
+{
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(onshi_proto::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -199,15 +221,17 @@ fn run_grpc<S: std::future::Future<Output = ()> + Send + 'static>(
             }
         },
     );
+    // TLS, the handshake timeout, TCP keepalive and the connection cap are
+    // the accept loop's (ingest/listener.rs); the idle timeout is ConnLayer's.
     let mut builder = tonic::transport::Server::builder()
-        .tls_config(tls)
-        .map_err(|e| Error::Other(e.into()))?
         .timeout(Duration::from_secs(30))
         // An agent needs one call at a time; a handful covers enrol + report.
         .concurrency_limit_per_connection(8)
         .max_concurrent_streams(16)
-        .tcp_keepalive(Some(Duration::from_secs(60)))
+        // A peer that stops answering pings (gone without a FIN) is dropped.
         .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .layer(ConnLayer)
         .layer(trace)
         .layer(tower::util::MapResponseLayer::new(
             oversize_is_resource_exhausted,
@@ -217,7 +241,6 @@ fn run_grpc<S: std::future::Future<Output = ()> + Send + 'static>(
         .add_service(reflection)
         .add_service(agent_service)
         .add_service(EnrollmentServiceServer::new(enrollment).max_decoding_message_size(64 * 1024));
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
     Ok(async move {
         health_reporter
             .set_serving::<AgentServiceServer<AgentIngest>>()

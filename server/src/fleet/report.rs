@@ -106,13 +106,16 @@ pub struct IpConfigDoc {
     pub drifted: bool,
 }
 
+/// `#[serde(default)]`: documents stored before a field existed still read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct AgentHealthDoc {
     pub spool_dropped: u64,
     pub spool_corrupt: u64,
     pub spool_backlog: u64,
-    /// Probes that failed for this report ("probe: error"): those sections are unobserved.
-    #[serde(default)]
+    pub spool_bytes: u64,
+    /// "probe: error" lines of the probes that failed for this report: a
+    /// missing section is then known to be unobserved, not healthy.
     pub probe_errors: Vec<String>,
 }
 
@@ -219,6 +222,7 @@ impl From<&pb::Report> for ReportDoc {
                     spool_dropped: a.spool_dropped,
                     spool_corrupt: a.spool_corrupt,
                     spool_backlog: a.spool_backlog,
+                    spool_bytes: a.spool_bytes,
                     probe_errors: a.probe_errors.clone(),
                 })
                 .unwrap_or_default(),
@@ -235,5 +239,31 @@ pub fn maker_name(maker: pb::ReaderMaker) -> &'static str {
         pb::ReaderMaker::Canon => "canon",
         pb::ReaderMaker::None => "none",
         pb::ReaderMaker::Unspecified => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_health_keeps_probe_errors_and_reads_older_documents() {
+        let report = pb::Report {
+            agent: Some(pb::AgentHealth {
+                spool_bytes: 4096,
+                probe_errors: vec!["reader: timed out after 5 s".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let doc = ReportDoc::from(&report);
+        assert_eq!(doc.agent.spool_bytes, 4096);
+        assert_eq!(doc.agent.probe_errors, ["reader: timed out after 5 s"]);
+        // A document stored before these fields existed.
+        let old: AgentHealthDoc =
+            serde_json::from_str(r#"{"spool_dropped":1,"spool_corrupt":0,"spool_backlog":2}"#)
+                .unwrap();
+        assert_eq!((old.spool_dropped, old.spool_bytes), (1, 0));
+        assert!(old.probe_errors.is_empty());
     }
 }

@@ -1,6 +1,8 @@
 //! gRPC ingest: validate, commit, then acknowledge.
 
+pub mod conn;
 pub mod history;
+pub mod listener;
 pub mod service;
 pub mod store;
 pub mod validate;

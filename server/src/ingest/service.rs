@@ -45,12 +45,14 @@ impl AgentService for AgentIngest {
     ) -> Result<Response<SubmitReportsResponse>, Status> {
         let started = Instant::now();
         let cert_agent = crate::enrol::service::peer_agent_id(&request).inspect_err(|s| {
+            self.metrics.report_rejected("unauthenticated");
             tracing::warn!(
                 message = s.message(),
                 "report batch without a valid client certificate"
             );
         })?;
         if self.limiter.check_key(&cert_agent).is_err() {
+            self.metrics.report_rejected("rate_limited");
             tracing::warn!(%cert_agent, "agent over its rate limit");
             return Err(Status::resource_exhausted(
                 "too many batches from this agent; wait a minute and send fewer, larger batches",
@@ -66,6 +68,7 @@ impl AgentService for AgentIngest {
         span.record("reports", batch.reports.len());
 
         if batch.agent_id != cert_agent {
+            self.metrics.report_rejected("wrong_agent");
             tracing::warn!(%cert_agent, "report batch claims another agent's id; rejected");
             return Err(Status::permission_denied(format!(
                 "agent_id {:?} does not match the client certificate ({cert_agent})",
@@ -74,6 +77,10 @@ impl AgentService for AgentIngest {
         }
         let now = Utc::now();
         if let Err(e) = validate::validate_batch(&batch, now) {
+            self.metrics.report_rejected(match e {
+                Error::ResourceExhausted(_) => "too_many_reports",
+                _ => "invalid",
+            });
             tracing::warn!(error = %e, "rejected report batch; nothing stored");
             return Err(e.into());
         }
@@ -86,11 +93,12 @@ impl AgentService for AgentIngest {
         )
         .await
         .map_err(|e| {
-            match &e {
-                Error::Unauthorized(_) | Error::Forbidden(_) => {
-                    tracing::warn!(error = %e, "report batch refused")
+            match refusal_reason(&e) {
+                Some(reason) => {
+                    self.metrics.report_rejected(reason);
+                    tracing::warn!(error = %e, reason, "report batch refused; nothing stored");
                 }
-                _ => tracing::error!(error = %e, "report batch not committed; agent will retry"),
+                None => tracing::error!(error = %e, "report batch not committed; agent will retry"),
             }
             Status::from(e)
         })?;
@@ -117,5 +125,18 @@ impl AgentService for AgentIngest {
             duplicates: outcome.duplicates,
             retry_after_seconds: 0,
         }))
+    }
+}
+
+/// Why `store::commit_batch` refused a batch for good, or `None` when the
+/// failure is the server's and the agent should retry.
+fn refusal_reason(e: &Error) -> Option<&'static str> {
+    match e {
+        Error::Unauthorized(_) => Some("unauthenticated"),
+        Error::Forbidden(_) => Some("wrong_site"),
+        // The only argument the store checks (see `store::settled_through`).
+        Error::InvalidArgument(_) => Some("abandoned_through"),
+        other if other.bad_input_sqlstate().is_some() => Some("database_data"),
+        _ => None,
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! One transaction per batch:
 //! 1. lock the agent's row (`FOR UPDATE`): batches of one agent serialise;
+//!    `abandoned_through` is bounded by the highest seq ever received;
 //! 2. seqs at or below `acked_seq` are replays; the rest are claimed in
-//!    `agent_pending_seqs` (`ON CONFLICT DO NOTHING` tells replays apart);
+//!    `agent_pending_seqs` (`ON CONFLICT DO NOTHING` tells replays apart),
+//!    also those this batch abandons (they arrived, so they are stored);
 //! 3. new reports go to `report_history` in one multi-row insert and the
 //!    newest one to `site_state`;
 //! 4. `acked_seq` advances over the contiguous run of committed seqs.
@@ -42,38 +44,16 @@ pub async fn commit_batch(
         .unwrap_or_default();
 
     let mut tx = pool.begin().await?;
+    let stored_ack = lock_agent(&mut tx, agent_id, reports).await?;
+    let acked = settled_through(&mut tx, agent_id, stored_ack, reports, abandoned_through).await?;
 
-    // The agent row exists from enrolment; locking it serialises this agent's
-    // batches and re-checks revocation inside the transaction.
-    let row: Option<(i64, String, bool)> = sqlx::query_as(
-        "SELECT acked_seq, site_id, revoked_at IS NOT NULL FROM agents WHERE agent_id = $1 FOR UPDATE",
-    )
-    .bind(agent_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (stored_ack, enrolled_site, revoked) = row.ok_or_else(|| {
-        Error::Unauthorized(format!(
-            "agent {agent_id} is not enrolled: run `onshi-agent enroll`"
-        ))
-    })?;
-    if revoked {
-        return Err(Error::Unauthorized(format!(
-            "agent {agent_id} was revoked: re-enrol with a new token"
-        )));
-    }
-    if let Some(r) = reports.iter().find(|r| r.site_id != enrolled_site) {
-        return Err(Error::Forbidden(format!(
-            "report seq {} claims site {:?} but this agent is enrolled for {enrolled_site:?}",
-            r.seq, r.site_id
-        )));
-    }
-    // Seqs the agent abandoned count as settled: they will never come.
-    let acked = stored_ack.max(abandoned_through as i64);
-
+    // Every seq above the stored ack is claimed, including those the same
+    // batch declares abandoned: they were delivered after all, so they are
+    // stored, not counted as duplicates.
     let candidates: Vec<i64> = reports
         .iter()
         .map(|r| r.seq as i64)
-        .filter(|seq| *seq > acked)
+        .filter(|seq| *seq > stored_ack)
         .collect();
     let claimed: Vec<i64> = if candidates.is_empty() {
         Vec::new()
@@ -120,6 +100,75 @@ pub async fn commit_batch(
         stored: fresh.len() as u32,
         duplicates: (reports.len() - fresh.len()) as u32,
     })
+}
+
+/// Locks the agent's row (serialising its batches), re-checks enrolment,
+/// revocation and the site; returns the stored ack.
+async fn lock_agent(
+    tx: &mut sqlx::PgConnection,
+    agent_id: &str,
+    reports: &[pb::Report],
+) -> Result<i64, Error> {
+    let row: Option<(i64, String, bool)> = sqlx::query_as(
+        "SELECT acked_seq, site_id, revoked_at IS NOT NULL FROM agents WHERE agent_id = $1 FOR UPDATE",
+    )
+    .bind(agent_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (stored_ack, enrolled_site, revoked) = row.ok_or_else(|| {
+        Error::Unauthorized(format!(
+            "agent {agent_id} is not enrolled: run `onshi-agent enroll`"
+        ))
+    })?;
+    if revoked {
+        return Err(Error::Unauthorized(format!(
+            "agent {agent_id} was revoked: re-enrol with a new token"
+        )));
+    }
+    if let Some(r) = reports.iter().find(|r| r.site_id != enrolled_site) {
+        return Err(Error::Forbidden(format!(
+            "report seq {} claims site {:?} but this agent is enrolled for {enrolled_site:?}",
+            r.seq, r.site_id
+        )));
+    }
+    Ok(stored_ack)
+}
+
+/// The seq through which everything counts as settled: the stored ack, or
+/// `abandoned_through` if higher. An agent can abandon only seqs it has used,
+/// so `abandoned_through` may not exceed the highest seq this server has seen
+/// from it (acked or pending) or sent in this batch; otherwise one bad value
+/// (e.g. 2^63-1) would turn every later report into a "duplicate".
+async fn settled_through(
+    tx: &mut sqlx::PgConnection,
+    agent_id: &str,
+    stored_ack: i64,
+    reports: &[pb::Report],
+    abandoned_through: u64,
+) -> Result<i64, Error> {
+    let abandoned = i64::try_from(abandoned_through).unwrap_or(i64::MAX);
+    if abandoned <= stored_ack {
+        return Ok(stored_ack);
+    }
+    let highest_pending: Option<i64> =
+        sqlx::query_scalar("SELECT max(seq) FROM agent_pending_seqs WHERE agent_id = $1")
+            .bind(agent_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let bound = abandon_bound(stored_ack, highest_pending, reports);
+    if abandoned > bound {
+        return Err(Error::InvalidArgument(format!(
+            "abandoned_through {abandoned_through} is above {bound}, the highest seq received \
+             from this agent or sent in this batch; an agent may abandon only seqs it has used"
+        )));
+    }
+    Ok(abandoned)
+}
+
+/// The highest seq `abandoned_through` may name (see `settled_through`).
+pub fn abandon_bound(stored_ack: i64, highest_pending: Option<i64>, reports: &[pb::Report]) -> i64 {
+    let in_batch = reports.iter().map(|r| r.seq as i64).max().unwrap_or(0);
+    stored_ack.max(highest_pending.unwrap_or(0)).max(in_batch)
 }
 
 async fn insert_history_and_state(
@@ -229,7 +278,24 @@ pub fn contiguous_end(acked: i64, pending_sorted: &[i64]) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::contiguous_end;
+    use super::{abandon_bound, contiguous_end};
+    use onshi_proto::v1 as pb;
+
+    #[test]
+    fn abandon_bound_is_the_highest_seq_seen() {
+        let batch = |seqs: &[u64]| -> Vec<pb::Report> {
+            seqs.iter()
+                .map(|&seq| pb::Report {
+                    seq,
+                    ..Default::default()
+                })
+                .collect()
+        };
+        assert_eq!(abandon_bound(5, None, &batch(&[3])), 5);
+        assert_eq!(abandon_bound(5, Some(9), &batch(&[6])), 9);
+        assert_eq!(abandon_bound(5, Some(9), &batch(&[12, 11])), 12);
+        assert_eq!(abandon_bound(0, None, &[]), 0);
+    }
 
     #[test]
     fn contiguous_run() {

@@ -13,6 +13,9 @@ pub const MAX_REPORTS_PER_BATCH: usize = 500;
 pub const MAX_ID_LEN: usize = 64;
 pub const MAX_TEXT_LEN: usize = 512;
 pub const MAX_LIST_LEN: usize = 64;
+/// `AgentHealth.probe_errors` limits, as documented in the contract.
+pub const MAX_PROBE_ERRORS: usize = 16;
+pub const MAX_PROBE_ERROR_LEN: usize = 200;
 /// A TCP connect that took longer than this was not measured correctly.
 pub const MAX_LATENCY_SECONDS: i64 = 120;
 
@@ -126,27 +129,7 @@ fn validate_report(agent_id: &str, r: &pb::Report, now: DateTime<Utc>) -> Result
     }
     list(seq, "network", r.network.len())?;
     for (i, t) in r.network.iter().enumerate() {
-        text(seq, &format!("network[{i}].name"), &t.name, MAX_ID_LEN)?;
-        text(seq, &format!("network[{i}].address"), &t.address, 255)?;
-        text(seq, &format!("network[{i}].error"), &t.error, MAX_TEXT_LEN)?;
-        if let Some(d) = &t.latency {
-            if d.seconds < 0 || d.nanos < 0 {
-                return Err(invalid(
-                    seq,
-                    format!(
-                        "network[{i}].latency is negative; it must be between 0 and {MAX_LATENCY_SECONDS} s"
-                    ),
-                ));
-            }
-            if d.seconds > MAX_LATENCY_SECONDS || d.nanos >= 1_000_000_000 {
-                return Err(invalid(
-                    seq,
-                    format!(
-                        "network[{i}].latency is out of range; it must be between 0 and {MAX_LATENCY_SECONDS} s"
-                    ),
-                ));
-            }
-        }
+        validate_target(seq, i, t)?;
     }
     list(seq, "shares", r.shares.len())?;
     for (i, s) in r.shares.iter().enumerate() {
@@ -156,14 +139,81 @@ fn validate_report(agent_id: &str, r: &pb::Report, now: DateTime<Utc>) -> Result
         list(seq, "ip_config.addresses", ip.addresses.len())?;
         list(seq, "ip_config.dns", ip.dns.len())?;
         text(seq, "ip_config.gateway", &ip.gateway, MAX_ID_LEN)?;
-        for a in ip.addresses.iter().chain(&ip.dns) {
-            text(seq, "ip_config address", a, MAX_ID_LEN)?;
+        for (i, a) in ip.addresses.iter().enumerate() {
+            text(seq, &format!("ip_config.addresses[{i}]"), a, MAX_ID_LEN)?;
+        }
+        for (i, a) in ip.dns.iter().enumerate() {
+            text(seq, &format!("ip_config.dns[{i}]"), a, MAX_ID_LEN)?;
+        }
+    }
+    if let Some(agent) = &r.agent {
+        validate_agent_health(seq, agent)?;
+    }
+    Ok(())
+}
+
+fn validate_target(seq: u64, i: usize, t: &pb::NetworkTarget) -> Result<(), Error> {
+    text(seq, &format!("network[{i}].name"), &t.name, MAX_ID_LEN)?;
+    text(seq, &format!("network[{i}].address"), &t.address, 255)?;
+    text(seq, &format!("network[{i}].error"), &t.error, MAX_TEXT_LEN)?;
+    if let Some(d) = &t.latency {
+        if d.seconds < 0 || d.nanos < 0 {
+            return Err(invalid(
+                seq,
+                format!(
+                    "network[{i}].latency is negative; it must be between 0 and {MAX_LATENCY_SECONDS} s"
+                ),
+            ));
+        }
+        if d.nanos >= 1_000_000_000 {
+            return Err(invalid(
+                seq,
+                format!(
+                    "network[{i}].latency has nanos={}; nanos must be between 0 and 999999999",
+                    d.nanos
+                ),
+            ));
+        }
+        if d.seconds > MAX_LATENCY_SECONDS {
+            return Err(invalid(
+                seq,
+                format!(
+                    "network[{i}].latency is out of range; it must be between 0 and {MAX_LATENCY_SECONDS} s"
+                ),
+            ));
         }
     }
     Ok(())
 }
 
+fn validate_agent_health(seq: u64, agent: &pb::AgentHealth) -> Result<(), Error> {
+    if agent.probe_errors.len() > MAX_PROBE_ERRORS {
+        return Err(invalid(
+            seq,
+            format!(
+                "agent.probe_errors has {} entries; at most {MAX_PROBE_ERRORS} are allowed",
+                agent.probe_errors.len()
+            ),
+        ));
+    }
+    for (i, e) in agent.probe_errors.iter().enumerate() {
+        text(
+            seq,
+            &format!("agent.probe_errors[{i}]"),
+            e,
+            MAX_PROBE_ERROR_LEN,
+        )?;
+    }
+    Ok(())
+}
+
+/// Every string of a report passes here. NUL is refused because PostgreSQL
+/// cannot store it in text or jsonb: accepted, it would fail the commit on
+/// every retry and block all later reports of that PC.
 fn text(seq: u64, field: &str, value: &str, max: usize) -> Result<(), Error> {
+    if value.contains('\0') {
+        return Err(invalid(seq, format!("{field} contains a NUL character")));
+    }
     if value.len() > max {
         return Err(invalid(
             seq,
@@ -193,10 +243,17 @@ fn time_field(
     latest: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Error> {
     let Some(t) = ts else { return Ok(None) };
-    let parsed = u32::try_from(t.nanos)
-        .ok()
-        .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
-        .filter(|d| *d >= earliest() && *d <= latest);
+    let Some(nanos) = u32::try_from(t.nanos).ok().filter(|n| *n < 1_000_000_000) else {
+        return Err(invalid(
+            seq,
+            format!(
+                "{field} has nanos={}; nanos must be between 0 and 999999999",
+                t.nanos
+            ),
+        ));
+    };
+    let parsed =
+        DateTime::from_timestamp(t.seconds, nanos).filter(|d| *d >= earliest() && *d <= latest);
     match parsed {
         Some(d) => Ok(Some(d)),
         None => Err(invalid(
@@ -212,110 +269,5 @@ fn time_field(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn now() -> DateTime<Utc> {
-        "2026-11-25T03:00:00Z".parse().unwrap()
-    }
-
-    fn ts(d: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-        Some(prost_types::Timestamp {
-            seconds: d.timestamp(),
-            nanos: 0,
-        })
-    }
-
-    fn batch() -> pb::SubmitReportsRequest {
-        pb::SubmitReportsRequest {
-            agent_id: "agent-1".into(),
-            reports: vec![pb::Report {
-                seq: 1,
-                agent_id: "agent-1".into(),
-                site_id: "site-1".into(),
-                collected_at: ts(now()),
-                ..Default::default()
-            }],
-            abandoned_through: 0,
-        }
-    }
-
-    fn message(req: &pb::SubmitReportsRequest) -> String {
-        validate_batch(req, now()).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn minimal_report_is_valid() {
-        validate_batch(&batch(), now()).unwrap();
-    }
-
-    #[test]
-    fn negative_latency_is_rejected_with_field_name() {
-        let mut req = batch();
-        req.reports[0].network.push(pb::NetworkTarget {
-            name: "router".into(),
-            latency: Some(prost_types::Duration {
-                seconds: -1,
-                nanos: 0,
-            }),
-            ..Default::default()
-        });
-        assert!(message(&req).contains("network[0].latency is negative"));
-    }
-
-    #[test]
-    fn year_10000_certificate_is_rejected() {
-        let mut req = batch();
-        req.reports[0].certificate = Some(pb::ClientCertificate {
-            not_after: Some(prost_types::Timestamp {
-                seconds: 253_402_300_800,
-                nanos: 0,
-            }),
-            ..Default::default()
-        });
-        assert!(message(&req).contains("certificate.not_after is out of range"));
-    }
-
-    #[test]
-    fn oversized_string_and_bad_ids() {
-        let mut req = batch();
-        req.reports[0].host = Some(pb::Host {
-            hostname: "x".repeat(300),
-            ..Default::default()
-        });
-        assert!(message(&req).contains("host.hostname is 300 bytes"));
-        let mut req = batch();
-        req.reports[0].agent_id = "other".into();
-        assert!(message(&req).contains("differs"));
-        let mut req = batch();
-        req.reports[0].site_id = "site 1; DROP".into();
-        assert!(message(&req).contains("site_id may contain only"));
-        let mut req = batch();
-        req.reports[0].seq = 0;
-        assert!(message(&req).contains("seq must be"));
-    }
-
-    #[test]
-    fn missing_collected_at_and_empty_batch() {
-        let mut req = batch();
-        req.reports[0].collected_at = None;
-        assert!(message(&req).contains("collected_at is missing"));
-        req.reports.clear();
-        assert!(message(&req).contains("no reports"));
-    }
-
-    #[test]
-    fn too_many_reports_is_resource_exhausted() {
-        let mut req = batch();
-        req.reports = (1..=MAX_REPORTS_PER_BATCH as u64 + 1)
-            .map(|seq| pb::Report {
-                seq,
-                ..req.reports[0].clone()
-            })
-            .collect();
-        assert!(matches!(
-            validate_batch(&req, now()),
-            Err(Error::ResourceExhausted(_))
-        ));
-    }
-}
+#[path = "validate_tests.rs"]
+mod tests;
