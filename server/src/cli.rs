@@ -41,6 +41,10 @@ pub enum Command {
     /// Sites and agent enrolment tokens.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Fill an empty database with a national-scale fleet (benchmarks, console at scale).
+    Seed(crate::seed::SeedArgs),
+    /// Run one offline / hold-down sweep now (or as at `--at`) and print what it did.
+    Sweep(SweepArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +98,18 @@ pub enum SiteCommand {
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Sweep as if it were this instant (RFC 3339), e.g. to check a schedule.
+    #[arg(long)]
+    pub at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Minutes a site may be silent while open before `offline` is raised.
+    #[arg(long, default_value_t = 15)]
+    pub offline_after_minutes: u32,
 }
 
 /// A site's profile on the command line (`site add`, `site update`).

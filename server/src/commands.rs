@@ -158,3 +158,36 @@ async fn save_site(
     finish(database).await;
     Ok(())
 }
+
+/// `onshi-server sweep`: one sweep by hand, timed.
+pub async fn sweep(args: crate::cli::SweepArgs) -> Result<(), Error> {
+    use crate::incidents::{lifecycle::Policy, sweep};
+    let database = pool(&args.db).await?;
+    let now = args
+        .at
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(chrono::Utc::now);
+    let offline = sweep::OfflinePolicy {
+        silence: chrono::Duration::minutes(i64::from(args.offline_after_minutes.max(1))),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let swept = sweep::sweep_once(&database.pool, &Policy::default(), &offline, now).await?;
+    let elapsed = started.elapsed();
+    if swept.ran {
+        println!(
+            "sweep at {}: candidates={} offline_opened={} reopened={} resolved={} settled={} in {:.1} ms",
+            now.with_timezone(&crate::desk::JST).to_rfc3339(),
+            swept.candidates,
+            swept.applied.opened.len(),
+            swept.applied.reopened.len(),
+            swept.applied.resolved.len(),
+            swept.settled,
+            elapsed.as_secs_f64() * 1e3
+        );
+    } else {
+        println!("another server is sweeping right now; nothing done");
+    }
+    finish(database).await;
+    Ok(())
+}

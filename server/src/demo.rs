@@ -25,6 +25,9 @@ const MAKERS: [Option<ReaderMaker>; 6] = [
     None,
 ];
 
+/// Silence (minutes, while open) after which the demo raises `offline`.
+const DEMO_OFFLINE_MINUTES: u32 = 2;
+
 /// A simulated site: its profile and the fault it is given (if any).
 #[derive(Debug, Clone)]
 pub struct DemoSite {
@@ -41,6 +44,7 @@ pub struct DemoSite {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     None,
+    /// The reader is switched off after the first few reports (during the day).
     ReaderOff,
     CertExpiring,
     CertExpired,
@@ -48,6 +52,21 @@ pub enum Fault {
     NoReboot,
     RouterUnreachable,
     ScreenLockOff,
+    /// The PC stops reporting after a few reports, while the site is open (→ `offline`).
+    StopsReporting,
+    /// Closed today (a per-date exception) and its PC off: silent, but 営業時間外, no incident.
+    ClosedToday,
+}
+
+impl Fault {
+    /// Reports this simulated PC sends before it goes quiet, if it does.
+    fn reports_before_silence(self) -> Option<u32> {
+        match self {
+            Fault::StopsReporting => Some(4),
+            Fault::ClosedToday => Some(1),
+            _ => None,
+        }
+    }
 }
 
 /// Deterministic fleet: site `i` always gets the same profile.
@@ -72,7 +91,9 @@ pub fn fleet(count: u32) -> Vec<DemoSite> {
                 9 => Fault::AccountChanged,
                 11 => Fault::NoReboot,
                 13 => Fault::RouterUnreachable,
+                15 => Fault::StopsReporting,
                 17 => Fault::ScreenLockOff,
+                19 => Fault::ClosedToday,
                 _ => Fault::None,
             };
             DemoSite {
@@ -93,7 +114,10 @@ pub fn fleet(count: u32) -> Vec<DemoSite> {
         .collect()
 }
 
-pub async fn run(args: DemoArgs) -> Result<(), Error> {
+pub async fn run(mut args: DemoArgs) -> Result<(), Error> {
+    // A stopped PC should show within minutes in a demo, not after 15.
+    args.serve.offline_after_minutes = args.serve.offline_after_minutes.min(DEMO_OFFLINE_MINUTES);
+    args.serve.sweep_interval_seconds = args.serve.sweep_interval_seconds.min(10);
     let running = serve::start(&args.serve).await?;
     let sites = fleet(args.sites);
     register_sites(&running.pool, &sites).await?;
@@ -187,12 +211,29 @@ pub async fn register_sites(pool: &PgPool, sites: &[DemoSite]) -> Result<(), Err
         actor: "cli:demo",
         remote: "",
     };
-    for s in sites {
+    let always = crate::sites::hours::WeekSchedule::parse(ALWAYS_OPEN).expect("valid schedule");
+    let today = Utc::now().with_timezone(&crate::desk::JST).date_naive();
+    for (i, s) in sites.iter().enumerate() {
         crate::sites::store::create_or_update(&mut tx, &s.input(), by).await?;
+        // Most demo sites are open around the clock so that the story shows at any hour;
+        // every tenth keeps its kind's real hours (quiet at night, on Sundays and holidays).
+        let week = (i % 10 != 9).then_some(&always);
+        crate::sites::hours_store::set_week(&mut tx, &s.site_id, week, true, by).await?;
+        if s.fault == Fault::ClosedToday {
+            let closed = crate::sites::hours::DayException {
+                day: today,
+                open: Vec::new(),
+                note: "臨時休診（デモ）".into(),
+            };
+            crate::sites::hours_store::set_exception(&mut tx, &s.site_id, &closed, by).await?;
+        }
     }
     tx.commit().await?;
     Ok(())
 }
+
+/// The demo's around-the-clock schedule.
+const ALWAYS_OPEN: &str = "mon-sun 00:00-24:00";
 
 impl DemoSite {
     /// The profile operators see for this simulated site.
@@ -244,7 +285,16 @@ async fn simulate(
     // Spread the first reports over one interval, as a real fleet would be.
     let offset = rand::rng().random_range(0..interval.max(1) * 1000);
     tokio::time::sleep(Duration::from_millis(offset)).await;
+    let mut sent = 0u32;
     loop {
+        if site
+            .fault
+            .reports_before_silence()
+            .is_some_and(|n| sent >= n)
+        {
+            tracing::info!(site = %site.site_id, "demo agent: this PC goes quiet now (demo story)");
+            return;
+        }
         let report = demo_report(&site, &agent_id, seq);
         let request = pb::SubmitReportsRequest {
             agent_id: agent_id.clone(),
@@ -252,7 +302,10 @@ async fn simulate(
             abandoned_through: 0,
         };
         match client.submit_reports(request).await {
-            Ok(_) => seq += 1,
+            Ok(_) => {
+                seq += 1;
+                sent += 1;
+            }
             Err(status) => {
                 tracing::debug!(site = %site.site_id, %status, "demo agent: send failed; will resend")
             }
@@ -260,6 +313,9 @@ async fn simulate(
         tokio::time::sleep(Duration::from_secs(interval.max(1))).await;
     }
 }
+
+/// A `ReaderOff` site's reader is on for its first reports, then switched off.
+const READER_ON_REPORTS: u64 = 3;
 
 fn ts(t: chrono::DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
@@ -314,13 +370,13 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
         }),
         reader: (maker != pb::ReaderMaker::None).then(|| pb::CardReader {
             maker: maker as i32,
-            power: if site.fault == Fault::ReaderOff {
+            power: if site.fault == Fault::ReaderOff && seq > READER_ON_REPORTS {
                 pb::PowerState::Off
             } else {
                 pb::PowerState::On
             } as i32,
             manual_power: matches!(maker, pb::ReaderMaker::Almex | pb::ReaderMaker::Canon),
-            software_running: site.fault != Fault::ReaderOff,
+            software_running: site.fault != Fault::ReaderOff || seq <= READER_ON_REPORTS,
             device_name: "顔認証付きカードリーダー".into(),
         }),
         certificate: Some(pb::ClientCertificate {
@@ -382,7 +438,7 @@ mod tests {
         let mut critical = 0;
         let mut ok = 0;
         for s in &sites {
-            let doc = ReportDoc::from(&demo_report(s, "a", 1));
+            let doc = ReportDoc::from(&demo_report(s, "a", 10));
             match health::overall(&health::evaluate(&doc, Utc::now())) {
                 Health::Critical => critical += 1,
                 Health::Ok => ok += 1,

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod loadgen;
 pub mod metrics;
 pub mod portal;
+pub mod seed;
 pub mod serve;
 pub mod sites;
 pub mod text;

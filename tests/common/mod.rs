@@ -399,6 +399,12 @@ impl Server {
         false
     }
 
+    /// SIGKILL, then wait: the server dies wherever it is.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then wait: the graceful path operators use.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
