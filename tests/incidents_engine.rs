@@ -68,7 +68,12 @@ fn report(site_id: &str, agent_id: &str, seq: u64, fault: Fault) -> pb::Report {
     site.site_id = site_id.into();
     site.reader_maker = Some(onshi_server::sites::ReaderMaker::Fujitsu);
     site.fault = fault;
-    demo::demo_report(&site, agent_id, seq)
+    let mut r = demo::demo_report(&site, agent_id, seq);
+    if fault == Fault::ReaderOff {
+        // The demo switches its readers off only after a few reports; here from the first.
+        r.reader.as_mut().unwrap().power = pb::PowerState::Off as i32;
+    }
+    r
 }
 
 async fn deliver(

@@ -92,7 +92,7 @@ pub async fn seed(
         "INSERT INTO site_state (site_id, agent_id, seq, collected_at, received_at, health, findings, report)
          SELECT site_id, 'agent-' || site_id, 100, t, t, 'ok', '[]', '{\"seq\": 100}'
          FROM (SELECT site_id,
-                      CASE WHEN hashtext(site_id) % 100 < $1 THEN now() - interval '3 hours'
+                      CASE WHEN abs(hashtext(site_id)) % 100 < $1 THEN now() - interval '3 hours'
                            ELSE now() - interval '30 seconds' END AS t
                FROM sites WHERE site_id LIKE 'seed-%') s
          ON CONFLICT DO NOTHING",

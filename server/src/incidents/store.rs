@@ -201,6 +201,58 @@ async fn open(
     Ok(id)
 }
 
+/// Opens one incident per (site, seq, condition) in one statement, with their timeline rows;
+/// a fingerprint already open elsewhere is skipped by the unique index.
+pub async fn open_many(
+    conn: &mut PgConnection,
+    items: &[(String, i64, Condition)],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, Error> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let col =
+        |f: fn(&(String, i64, Condition)) -> String| items.iter().map(f).collect::<Vec<String>>();
+    let sites = col(|i| i.0.clone());
+    let rules = col(|i| i.2.rule.as_str().to_owned());
+    let subjects = col(|i| i.2.subject.clone());
+    let severities = col(|i| i.2.severity.as_str().to_owned());
+    let titles = col(|i| i.2.title.clone());
+    let details = col(|i| i.2.detail.clone());
+    let seqs: Vec<i64> = items.iter().map(|i| i.1).collect();
+    let evidence: Vec<serde_json::Value> = items.iter().map(|i| evidence(&i.2)).collect();
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO incidents (site_id, rule, subject, severity, state, title, detail, evidence,
+             first_seen, last_seen, last_seq, transitions)
+         SELECT site, rule, subject, severity, 'open', title, detail, ev, $8, $8, seq, ARRAY[$8]::timestamptz[]
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $9::jsonb[])
+              AS u(site, rule, subject, severity, title, detail, seq, ev)
+         ON CONFLICT (site_id, rule, subject) WHERE state <> 'resolved' DO NOTHING
+         RETURNING incident_id",
+    )
+    .bind(&sites)
+    .bind(&rules)
+    .bind(&subjects)
+    .bind(&severities)
+    .bind(&titles)
+    .bind(&details)
+    .bind(&seqs)
+    .bind(now)
+    .bind(&evidence)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO incident_events (incident_id, kind, actor, detail)
+         SELECT i.incident_id, 'opened', $2, jsonb_build_object('severity', i.severity, 'title', i.title)
+         FROM incidents i WHERE i.incident_id = ANY($1)",
+    )
+    .bind(&ids)
+    .bind(SYSTEM)
+    .execute(&mut *conn)
+    .await?;
+    Ok(ids)
+}
+
 async fn reopen(
     conn: &mut PgConnection,
     id: i64,

@@ -150,6 +150,14 @@ impl WeekSchedule {
         Ok(WeekSchedule { days })
     }
 
+    /// Whether minute `m` of the week (Monday 00:00 = 0) is inside a band.
+    pub fn contains_minute_of_week(&self, m: u32) -> bool {
+        let day = (m / DAY) as usize;
+        self.days
+            .get(day)
+            .is_some_and(|spans| spans.iter().any(|s| s.contains_minute(m % DAY)))
+    }
+
     /// "月〜金 9:00〜18:00 / 土 9:00〜13:00" for pages.
     pub fn describe_ja(&self) -> String {
         let mut groups: Vec<(usize, usize, &Vec<Span>)> = Vec::new();
