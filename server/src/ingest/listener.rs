@@ -26,7 +26,6 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 /// File descriptors kept for everything but gRPC connections (database pool,
 /// HTTP listener and its connections, logs, the private cluster's pipes).
 const RESERVED_FDS: u64 = 256;
-const MAX_DEFAULT_CONNECTIONS: u64 = 16_384;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -318,9 +317,12 @@ impl Backoff {
 
 /// The cap used when `--max-grpc-connections` is not given: half of what
 /// the open-file limit leaves after `RESERVED_FDS`, so that the HTTP port and
-/// the database still get descriptors when the gRPC port is full.
+/// the database still get descriptors when the gRPC port is full. Each agent
+/// keeps one connection (its interval is below the idle timeout), so the
+/// fleet size needs the limit to match: deploy's `LimitNOFILE=262144` gives
+/// 130,944.
 pub fn default_max_connections(open_file_limit: u64) -> u64 {
-    (open_file_limit.saturating_sub(RESERVED_FDS) / 2).clamp(8, MAX_DEFAULT_CONNECTIONS)
+    (open_file_limit.saturating_sub(RESERVED_FDS) / 2).max(8)
 }
 
 /// Raises the soft open-file limit to the hard one (as Go's runtime does)
@@ -368,7 +370,7 @@ mod tests {
     fn default_cap_stays_below_the_open_file_limit() {
         assert_eq!(default_max_connections(1024), 384);
         assert_eq!(default_max_connections(64), 8);
-        assert_eq!(default_max_connections(1 << 20), MAX_DEFAULT_CONNECTIONS);
+        assert_eq!(default_max_connections(262_144), 130_944);
         for limit in [300, 1024, 4096, 65_536] {
             assert!(default_max_connections(limit) + RESERVED_FDS / 2 < limit);
         }
