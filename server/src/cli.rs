@@ -255,7 +255,8 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub grpc_idle_timeout: u64,
     /// Open gRPC connections allowed at once (TLS handshakes included); more
-    /// are closed at once. Default: half the open-file limit, at most 16384.
+    /// are closed at once. Default: half of the open-file limit left after
+    /// 256 (the soft limit is first raised to the hard one).
     #[arg(long, env = "ONSHI_MAX_GRPC_CONNECTIONS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_grpc_connections: Option<u64>,

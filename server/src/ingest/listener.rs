@@ -26,7 +26,6 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 /// File descriptors kept for everything but gRPC connections (database pool,
 /// HTTP listener and its connections, logs, the private cluster's pipes).
 const RESERVED_FDS: u64 = 256;
-const MAX_DEFAULT_CONNECTIONS: u64 = 16_384;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -98,13 +97,6 @@ impl Drop for Slot {
     }
 }
 
-/// The rate-limited warnings of the accept loop, one budget per kind.
-struct Logs {
-    handshake: LogEvery,
-    rejected: LogEvery,
-    accept: LogEvery,
-}
-
 /// The server's TLS configuration: our certificate with the CA in the chain
 /// (so that `enroll --ca-fingerprint` can find and pin it), client
 /// certificates verified against our CA when presented, and optional at the
@@ -147,6 +139,18 @@ pub fn tls_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>, Error> {
     Ok(Arc::new(config))
 }
 
+/// What the accept loop shares with each connection's handshake task.
+struct Accepting {
+    acceptor: TlsAcceptor,
+    limits: Limits,
+    metrics: Metrics,
+    tx: mpsc::Sender<AgentConn>,
+    /// Rate-limited warnings, one budget per kind.
+    handshake_log: LogEvery,
+    rejected_log: LogEvery,
+    accept_log: LogEvery,
+}
+
 /// Starts accepting on `listener`; the loop ends when tonic drops the stream.
 pub fn incoming(
     listener: TcpListener,
@@ -155,38 +159,30 @@ pub fn incoming(
     metrics: Metrics,
 ) -> impl Stream<Item = Result<AgentConn, io::Error>> {
     let (tx, mut rx) = mpsc::channel(64);
-    tokio::spawn(accept_loop(
-        listener,
-        TlsAcceptor::from(tls),
+    let shared = Arc::new(Accepting {
+        acceptor: TlsAcceptor::from(tls),
         limits,
         metrics,
         tx,
-    ));
+        handshake_log: LogEvery::new(LOG_EVERY),
+        rejected_log: LogEvery::new(LOG_EVERY),
+        accept_log: LogEvery::new(LOG_EVERY),
+    });
+    tokio::spawn(accept_loop(listener, shared));
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|c| c.map(Ok)))
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    limits: Limits,
-    metrics: Metrics,
-    tx: mpsc::Sender<AgentConn>,
-) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Accepting>) {
     let slots = Slots {
         open: Arc::default(),
-        max: limits.max_connections,
-        metrics: metrics.clone(),
+        max: shared.limits.max_connections,
+        metrics: shared.metrics.clone(),
     };
-    let logs = Arc::new(Logs {
-        handshake: LogEvery::new(LOG_EVERY),
-        rejected: LogEvery::new(LOG_EVERY),
-        accept: LogEvery::new(LOG_EVERY),
-    });
     let mut pause = Backoff::default();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = tx.closed() => return,
+            _ = shared.tx.closed() => return,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -195,7 +191,7 @@ async fn accept_loop(
                 // Out of file descriptors or memory: wait for some to free up
                 // instead of spinning; the HTTP listener keeps its own.
                 let wait = pause.next();
-                if let Some(suppressed) = logs.accept.allow(Instant::now()) {
+                if let Some(suppressed) = shared.accept_log.allow(Instant::now()) {
                     tracing::error!(error = %e, ?wait, suppressed, "gRPC accept failed; pausing");
                 }
                 tokio::time::sleep(wait).await;
@@ -204,10 +200,10 @@ async fn accept_loop(
         };
         pause = Backoff::default();
         let Some(slot) = slots.try_take() else {
-            metrics.grpc_connections_rejected.inc();
-            if let Some(suppressed) = logs.rejected.allow(Instant::now()) {
+            shared.metrics.grpc_connections_rejected.inc();
+            if let Some(suppressed) = shared.rejected_log.allow(Instant::now()) {
                 tracing::warn!(
-                    %peer, max = limits.max_connections, suppressed,
+                    %peer, max = shared.limits.max_connections, suppressed,
                     "gRPC connection cap reached; closing new connections (see --max-grpc-connections)"
                 );
             }
@@ -215,48 +211,32 @@ async fn accept_loop(
             continue;
         };
         configure(&stream);
-        tokio::spawn(handshake(
-            stream,
-            peer,
-            slot,
-            acceptor.clone(),
-            limits,
-            metrics.clone(),
-            logs.clone(),
-            tx.clone(),
-        ));
+        tokio::spawn(handshake(stream, peer, slot, shared.clone()));
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn handshake(
-    stream: TcpStream,
-    peer: SocketAddr,
-    slot: Slot,
-    acceptor: TlsAcceptor,
-    limits: Limits,
-    metrics: Metrics,
-    logs: Arc<Logs>,
-    tx: mpsc::Sender<AgentConn>,
-) {
-    let failure =
-        match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => {
-                let _ = tx
-                    .send(AgentConn::new(tls, slot, limits.idle_timeout))
-                    .await;
-                return;
-            }
-            Ok(Err(e)) => (failure_reason(&e), e.to_string()),
-            Err(_) => (
-                "timeout",
-                format!("no handshake within {:?}", limits.handshake_timeout),
-            ),
-        };
+async fn handshake(stream: TcpStream, peer: SocketAddr, slot: Slot, shared: Arc<Accepting>) {
+    let limits = shared.limits;
+    let (reason, error) = match tokio::time::timeout(
+        limits.handshake_timeout,
+        shared.acceptor.accept(stream),
+    )
+    .await
+    {
+        Ok(Ok(tls)) => {
+            let conn = AgentConn::new(tls, slot, limits.idle_timeout);
+            let _ = shared.tx.send(conn).await;
+            return;
+        }
+        Ok(Err(e)) => (failure_reason(&e), e.to_string()),
+        Err(_) => (
+            "timeout",
+            format!("no handshake within {:?}", limits.handshake_timeout),
+        ),
+    };
     drop(slot);
-    let (reason, error) = failure;
-    metrics.handshake_failed(reason);
-    if let Some(suppressed) = logs.handshake.allow(Instant::now()) {
+    shared.metrics.handshake_failed(reason);
+    if let Some(suppressed) = shared.handshake_log.allow(Instant::now()) {
         tracing::warn!(%peer, reason, %error, suppressed, "TLS handshake on the gRPC port failed");
     }
 }
@@ -318,9 +298,12 @@ impl Backoff {
 
 /// The cap used when `--max-grpc-connections` is not given: half of what
 /// the open-file limit leaves after `RESERVED_FDS`, so that the HTTP port and
-/// the database still get descriptors when the gRPC port is full.
+/// the database still get descriptors when the gRPC port is full. Each agent
+/// keeps one connection (its interval is below the idle timeout), so the
+/// fleet size needs the limit to match: deploy's `LimitNOFILE=262144` gives
+/// 130,944.
 pub fn default_max_connections(open_file_limit: u64) -> u64 {
-    (open_file_limit.saturating_sub(RESERVED_FDS) / 2).clamp(8, MAX_DEFAULT_CONNECTIONS)
+    (open_file_limit.saturating_sub(RESERVED_FDS) / 2).max(8)
 }
 
 /// Raises the soft open-file limit to the hard one (as Go's runtime does)
@@ -368,7 +351,7 @@ mod tests {
     fn default_cap_stays_below_the_open_file_limit() {
         assert_eq!(default_max_connections(1024), 384);
         assert_eq!(default_max_connections(64), 8);
-        assert_eq!(default_max_connections(1 << 20), MAX_DEFAULT_CONNECTIONS);
+        assert_eq!(default_max_connections(262_144), 130_944);
         for limit in [300, 1024, 4096, 65_536] {
             assert!(default_max_connections(limit) + RESERVED_FDS / 2 < limit);
         }
