@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
+use crate::auth::audit::Outcome;
 use crate::error::Error;
 use crate::portal::extract::AppQuery;
 use crate::portal::{AppState, Nav, filters, render};
@@ -18,8 +19,19 @@ pub struct AuditFilter {
     actor: String,
     #[serde(default)]
     action: String,
-    #[serde(default)]
-    outcome: String,
+    /// Empty (or absent) for every outcome.
+    #[serde(default, deserialize_with = "any_outcome")]
+    outcome: Option<Outcome>,
+}
+
+fn any_outcome<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Outcome>, D::Error> {
+    use serde::Deserialize;
+    match Option::<String>::deserialize(d)?.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => {
+            Outcome::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(s)).map(Some)
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -29,7 +41,7 @@ pub struct AuditRow {
     actor: String,
     action: String,
     target: String,
-    outcome: String,
+    outcome: Outcome,
     detail: serde_json::Value,
     remote: String,
 }
@@ -63,12 +75,12 @@ pub async fn list(
         "SELECT audit_id, at, actor, action, target, outcome, detail, remote FROM audit_log
          WHERE ($1 = '' OR actor ILIKE '%' || $1 || '%' ESCAPE '\\')
            AND ($2 = '' OR action ILIKE $2 || '%' ESCAPE '\\')
-           AND ($3 = '' OR outcome = $3)
+           AND ($3::text IS NULL OR outcome = $3)
          ORDER BY audit_id DESC LIMIT 500",
     )
     .bind(like_literal(filter.actor.trim()))
     .bind(like_literal(filter.action.trim()))
-    .bind(filter.outcome.trim())
+    .bind(filter.outcome)
     .fetch_all(&state.pool)
     .await?;
     Ok(render(&AuditPage {
