@@ -138,6 +138,25 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
     );
     assert!(row.text().await.unwrap().contains("異常"));
 
+    // The admin menu fits on one line on a 1280px-wide screen.
+    browser.set_window_size(1280, 900).await.unwrap();
+    let items = browser
+        .find_all(Locator::Css("nav.menu > a, nav.menu .who, nav.menu button"))
+        .await
+        .unwrap();
+    assert!(items.len() >= 8, "admin menu items: {}", items.len());
+    let (mut top, mut bottom) = (f64::MAX, f64::MIN);
+    for item in &items {
+        let (_, y, _, h) = item.rectangle().await.unwrap();
+        top = top.min(y);
+        bottom = bottom.max(y + h);
+    }
+    let (_, _, _, one_line) = items[0].rectangle().await.unwrap();
+    assert!(
+        bottom - top < one_line * 1.5,
+        "menu wraps at 1280px: spans {top}..{bottom}, one line is {one_line}"
+    );
+
     // Register a site and issue its one-time enrolment token.
     browser
         .find(Locator::LinkText("サイト登録"))

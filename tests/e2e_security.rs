@@ -108,15 +108,27 @@ async fn grpc_accepts_only_enrolled_unrevoked_agents_speaking_for_themselves() {
     // Revoked from the portal: refused at once on the already open connection.
     let admin = server.session("admin1", "admin").await;
     let token = csrf(&admin, &server, "/admin/agents").await;
+    // One click is not enough: the form's confirmation box must be ticked.
     let resp = admin
         .post(server.http(&format!("/admin/agents/{agent}/revoke")))
         .form(&[("csrf", token.as_str())])
         .send()
         .await
         .unwrap();
+    assert_eq!(resp.status(), 400);
+    client
+        .submit_reports(batch(&agent, "site-a", 2))
+        .await
+        .expect("not revoked without confirmation");
+    let resp = admin
+        .post(server.http(&format!("/admin/agents/{agent}/revoke")))
+        .form(&[("csrf", token.as_str()), ("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 303);
     let status = client
-        .submit_reports(batch(&agent, "site-a", 2))
+        .submit_reports(batch(&agent, "site-a", 3))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
@@ -221,7 +233,8 @@ async fn every_route_demands_login_and_the_right_role() {
             .path
             .replace("{site_id}", "x")
             .replace("{agent_id}", "x")
-            .replace("{token_id}", "1");
+            .replace("{token_id}", "1")
+            .replace("{username}", "x");
         let url = server.http(&path);
         let Access::Role(required) = spec.access else {
             continue;
@@ -300,6 +313,73 @@ async fn every_route_demands_login_and_the_right_role() {
     assert!(csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"));
     assert_eq!(resp.headers()["x-frame-options"], "DENY");
     assert_eq!(resp.headers()["referrer-policy"], "same-origin");
+    assert!(resp.headers().contains_key("permissions-policy"));
+    let resp = admin
+        .get(server.http("/admin/tokens"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_japanese_4xx_never_a_500() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let admin = server.session("admin1", "admin").await;
+    let resp = admin
+        .get(server.http("/?page=9223372036854775807"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("ページ番号は 1〜") && page.contains("サイト一覧へ戻る"),
+        "{page}"
+    );
+    let resp = admin
+        .get(server.http("/api/v1/sites?page=9223372036854775807"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("ページ番号"),
+        "{body}"
+    );
+
+    let token = csrf(&admin, &server, "/admin/sites").await;
+    let resp = admin
+        .post(server.http("/admin/sites"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("site_id", "s1"),
+            ("name", "山田\u{0}医院"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("制御文字"));
+    let resp = reqwest::Client::new()
+        .post(server.http("/login"))
+        .form(&[("username", "demo\u{0}admin"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        !server.log_text().contains("internal error"),
+        "no 500 on the way"
+    );
 }
 
 #[tokio::test]

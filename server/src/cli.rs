@@ -2,11 +2,13 @@
 //! Every option has an environment fallback shown in `--help`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::desk::cli::DeskCommand;
+
+/// The database arguments live beside the code that uses them (`db.rs`).
+pub use crate::db::DbArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -183,28 +185,6 @@ impl SiteArgs {
         base.reader_maker = self.reader_maker.or(base.reader_maker);
         base.router_model = self.router_model.or(base.router_model);
         base
-    }
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DbArgs {
-    /// PostgreSQL URL. Unset: use 127.0.0.1:5432, or start a private cluster
-    /// under --data-dir if PostgreSQL is installed but not running.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Directory for the server's own files (private PostgreSQL cluster, TLS
-    /// certificates). Default: the user's data directory.
-    #[arg(long, env = "ONSHI_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-}
-
-impl DbArgs {
-    pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| {
-            dirs::data_dir()
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("onshi-fleet")
-        })
     }
 }
 

@@ -4,6 +4,7 @@
 use std::io::Read;
 
 use crate::auth::audit::{self, Verdict};
+use crate::auth::operators::PasswordOrigin;
 use crate::auth::{login, password};
 use crate::cli::{AdminCommand, AuditCommand, DbArgs, SiteCommand};
 use crate::db;
@@ -46,7 +47,12 @@ pub async fn admin(cmd: AdminCommand) -> Result<(), Error> {
         (password::generate(), true)
     };
     let mut tx = database.pool.begin().await?;
-    login::create_operator(&mut tx, &username, role, &secret, &actor()).await?;
+    let origin = if generated {
+        PasswordOrigin::OneTime
+    } else {
+        PasswordOrigin::Chosen
+    };
+    login::create_operator(&mut tx, &username, role, &secret, origin, &actor()).await?;
     tx.commit().await?;
     println!("created operator {username} ({})", role.as_str());
     if generated {

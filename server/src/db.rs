@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::Args;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
-use crate::cli::DbArgs;
 use crate::error::Error;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -23,6 +23,28 @@ const DEFAULT_DB: &str = "onshi";
 pub struct Database {
     pub pool: PgPool,
     pub private_cluster: Option<PrivateCluster>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL. Unset: use 127.0.0.1:5432, or start a private cluster
+    /// under --data-dir if PostgreSQL is installed but not running.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Directory for the server's own files (private PostgreSQL cluster, TLS
+    /// certificates). Default: the user's data directory.
+    #[arg(long, env = "ONSHI_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DbArgs {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("onshi-fleet")
+        })
+    }
 }
 
 pub async fn connect(args: &DbArgs) -> Result<Database, Error> {

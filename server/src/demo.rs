@@ -181,16 +181,18 @@ pub async fn in_process_agent(
     Ok((endpoint, acked as u64))
 }
 
-/// The demo's administrator: created on first run, given a fresh password
-/// on every run (printed once), so the login always works.
+/// The demo's administrator: created on first run, given a fresh one-time password
+/// on every run (printed once), so the login always works; the first login asks for a new
+/// password, as for any one-time password.
 async fn demo_admin(pool: &PgPool) -> Result<String, Error> {
     let password = crate::auth::password::generate();
     let hash = crate::auth::password::hash(&password)?;
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO operators (username, password_hash, role) VALUES ('demo-admin', $1, 'admin')
+        "INSERT INTO operators (username, password_hash, role, must_change_password)
+         VALUES ('demo-admin', $1, 'admin', true)
          ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash,
-             failed_logins = 0, locked_until = NULL, disabled = false",
+             failed_logins = 0, locked_until = NULL, disabled = false, must_change_password = true",
     )
     .bind(hash)
     .execute(&mut *tx)

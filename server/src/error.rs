@@ -122,9 +122,16 @@ impl IntoResponse for Error {
             }
             _ => serde_json::json!({ "error": message }),
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        // The portal renders this as a Japanese page for browsers (`portal::error_page`).
+        response.extensions_mut().insert(PublicMessage(message));
+        response
     }
 }
+
+/// The operator-facing message of an error response, for the portal's error page.
+#[derive(Debug, Clone)]
+pub struct PublicMessage(pub String);
 
 /// Problems with named input fields, in the order found. The message of each is Japanese and
 /// says what to enter; forms show it next to the field.

@@ -13,7 +13,9 @@ use crate::error::Error;
 /// Serialises appends so each row sees its predecessor's hash.
 const CHAIN_LOCK: i64 = 0x6f6e_7368_6961_7564; // "onshiaud"
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Outcome {
     Ok,
     Denied,
@@ -21,6 +23,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Ok, Outcome::Denied, Outcome::Failed];
+
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Outcome::Ok => "成功",
+            Outcome::Denied => "拒否",
+            Outcome::Failed => "失敗",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",

@@ -5,12 +5,10 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use super::audit::{self, Entry, Outcome};
-use super::{Principal, Role, password, secret};
+use super::{Principal, Role, password, secret, throttle};
 use crate::error::Error;
 
-/// Failed logins in a row before the account locks.
-pub const MAX_FAILURES: i32 = 5;
-pub const LOCKOUT: Duration = Duration::minutes(15);
+pub const LOCKOUT: Duration = throttle::WINDOW;
 pub const IDLE_TIMEOUT: Duration = Duration::minutes(30);
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
 
@@ -19,9 +17,10 @@ pub fn session_alive(created: DateTime<Utc>, last_seen: DateTime<Utc>, now: Date
     now - last_seen < IDLE_TIMEOUT && now - created < ABSOLUTE_TIMEOUT
 }
 
-/// After the `failures`-th failure in a row: lock until when, if at all. Pure.
-pub fn lock_after(failures: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    (failures >= MAX_FAILURES).then(|| now + LOCKOUT)
+/// After an account's `failures`-th failure in the window from any address: lock the account
+/// itself until when, if at all (a distributed attack; see [`throttle`]). Pure.
+pub fn lock_after(failures: i64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (failures >= throttle::ACCOUNT_LIMIT).then(|| now + LOCKOUT)
 }
 
 pub enum LoginResult {
@@ -30,7 +29,12 @@ pub enum LoginResult {
     },
     /// Wrong user or password: one message for both, so names cannot be probed.
     Invalid,
+    /// The account is locked for everyone (distributed guessing, or locked by the limit).
     Locked {
+        until: DateTime<Utc>,
+    },
+    /// Too many failures from this address (for this account, or for any).
+    Throttled {
         until: DateTime<Utc>,
     },
 }
@@ -40,8 +44,7 @@ struct OperatorRow {
     operator_id: i64,
     username: String,
     password_hash: String,
-    role: String,
-    failed_logins: i32,
+    role: Role,
     locked_until: Option<DateTime<Utc>>,
     disabled: bool,
 }
@@ -50,6 +53,13 @@ struct OperatorRow {
 /// paths cost the same time.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3cI5l6ky6vA2dg0fPe3tUMnDQr2w0ruFcfi4MYZDTSM";
 
+fn denied(actor: &str, remote: &str, reason: &str) -> Entry {
+    Entry::new(actor, "login", "")
+        .outcome(Outcome::Denied)
+        .remote(remote)
+        .detail(serde_json::json!({ "reason": reason }))
+}
+
 pub async fn login(
     pool: &PgPool,
     username: &str,
@@ -57,69 +67,50 @@ pub async fn login(
     remote: &str,
 ) -> Result<LoginResult, Error> {
     let now = Utc::now();
+    let username: String = username.chars().take(64).collect();
+    let actor = format!("user:{username}");
+    if let Some(t) = throttle::decide(throttle::count(pool, remote, &username).await?, now) {
+        let until = match t {
+            throttle::Throttle::Pair { until } | throttle::Throttle::Address { until } => until,
+        };
+        let reason = match t {
+            throttle::Throttle::Pair { .. } => "throttled: account from this address",
+            throttle::Throttle::Address { .. } => "throttled: address",
+        };
+        audit::record_alone(pool, denied(&actor, remote, reason)).await?;
+        return Ok(LoginResult::Throttled { until });
+    }
     let row: Option<OperatorRow> = sqlx::query_as(
-        "SELECT operator_id, username, password_hash, role, failed_logins, locked_until, disabled
+        "SELECT operator_id, username, password_hash, role, locked_until, disabled
          FROM operators WHERE username = $1",
     )
-    .bind(username)
+    .bind(&username)
     .fetch_optional(pool)
     .await?;
-    let actor = format!("user:{}", username.chars().take(64).collect::<String>());
-    let Some(op) = row.filter(|o| !o.disabled) else {
-        let _ = password::verify(pass, DUMMY_HASH);
-        audit::record_alone(
-            pool,
-            Entry::new(actor, "login", "")
-                .outcome(Outcome::Denied)
-                .remote(remote),
-        )
-        .await?;
-        return Ok(LoginResult::Invalid);
-    };
-    if let Some(until) = op.locked_until.filter(|u| *u > now) {
-        audit::record_alone(
-            pool,
-            Entry::new(actor, "login", "")
-                .outcome(Outcome::Denied)
-                .remote(remote)
-                .detail(serde_json::json!({"reason": "locked"})),
-        )
-        .await?;
+    let op = row.filter(|o| !o.disabled);
+    if let Some(until) = op
+        .as_ref()
+        .and_then(|o| o.locked_until)
+        .filter(|u| *u > now)
+    {
+        audit::record_alone(pool, denied(&actor, remote, "locked")).await?;
         return Ok(LoginResult::Locked { until });
     }
+    let hash = op.as_ref().map_or(DUMMY_HASH, |o| o.password_hash.as_str());
+    let verified = password::verify(pass, hash);
     let mut tx = pool.begin().await?;
-    if !password::verify(pass, &op.password_hash) {
-        let failures = op.failed_logins + 1;
-        let locked = lock_after(failures, now);
-        sqlx::query(
-            "UPDATE operators SET failed_logins = $2, locked_until = $3 WHERE operator_id = $1",
-        )
-        .bind(op.operator_id)
-        .bind(if locked.is_some() { 0 } else { failures })
-        .bind(locked)
-        .execute(&mut *tx)
-        .await?;
-        let detail = serde_json::json!({"failures": failures, "locked": locked.is_some()});
-        audit::record(
-            &mut tx,
-            Entry::new(actor, "login", "")
-                .outcome(Outcome::Denied)
-                .remote(remote)
-                .detail(detail),
-        )
-        .await?;
+    let Some(op) = op.filter(|_| verified) else {
+        let result = failed(&mut tx, &username, remote, now).await?;
         tx.commit().await?;
-        return Ok(match locked {
-            Some(until) => LoginResult::Locked { until },
-            None => LoginResult::Invalid,
-        });
-    }
+        return Ok(result);
+    };
     sqlx::query(
         "UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE operator_id = $1",
     )
     .bind(op.operator_id)
     .execute(&mut *tx)
     .await?;
+    throttle::clear(&mut tx, &op.username, Some(remote)).await?;
     let token = secret::new_token();
     sqlx::query("INSERT INTO sessions (token_hash, operator_id, csrf_token) VALUES ($1, $2, $3)")
         .bind(secret::digest(&token))
@@ -140,11 +131,58 @@ pub async fn login(
     })
 }
 
+/// A wrong password or an unknown user: count it, lock what the counts say, audit it.
+async fn failed(
+    tx: &mut PgConnection,
+    username: &str,
+    remote: &str,
+    now: DateTime<Utc>,
+) -> Result<LoginResult, Error> {
+    let before = throttle::count(&mut *tx, remote, username).await?;
+    let from_anywhere = throttle::record_failure(tx, remote, username).await?;
+    let locked = lock_after(from_anywhere, now);
+    sqlx::query(
+        "UPDATE operators SET failed_logins = $2, locked_until = COALESCE($3, locked_until)
+         WHERE username = $1",
+    )
+    .bind(username)
+    .bind(i32::try_from(from_anywhere).unwrap_or(i32::MAX))
+    .bind(locked)
+    .execute(&mut *tx)
+    .await?;
+    let after = throttle::Failures {
+        pair: before.pair + 1,
+        address: before.address + 1,
+        last_from_address: Some(now),
+    };
+    let throttled = throttle::decide(after, now);
+    let detail = serde_json::json!({
+        "failures": from_anywhere, "locked": locked.is_some(), "throttled": throttled.is_some(),
+    });
+    audit::record(
+        tx,
+        Entry::new(format!("user:{username}"), "login", "")
+            .outcome(Outcome::Denied)
+            .remote(remote)
+            .detail(detail),
+    )
+    .await?;
+    Ok(match (locked, throttled) {
+        (Some(until), _) => LoginResult::Locked { until },
+        (
+            None,
+            Some(throttle::Throttle::Pair { until } | throttle::Throttle::Address { until }),
+        ) => LoginResult::Throttled { until },
+        (None, None) => LoginResult::Invalid,
+    })
+}
+
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     operator_id: i64,
     username: String,
-    role: String,
+    role: Role,
+    must_change_password: bool,
     csrf_token: String,
     created_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
@@ -155,7 +193,8 @@ pub async fn session_principal(pool: &PgPool, token: &str) -> Result<Option<Prin
     let now = Utc::now();
     let hash = secret::digest(token);
     let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.operator_id, o.username, o.role, s.csrf_token, s.created_at, s.last_seen_at
+        "SELECT s.operator_id, o.username, o.role, o.must_change_password, s.csrf_token,
+                s.created_at, s.last_seen_at
          FROM sessions s JOIN operators o USING (operator_id)
          WHERE s.token_hash = $1 AND NOT o.disabled",
     )
@@ -178,12 +217,13 @@ pub async fn session_principal(pool: &PgPool, token: &str) -> Result<Option<Prin
             .execute(pool)
             .await?;
     }
-    Ok(Role::parse(&s.role).map(|role| Principal {
+    Ok(Some(Principal {
         actor: format!("user:{}", s.username),
         username: s.username,
-        role,
+        role: s.role,
         operator_id: Some(s.operator_id),
         csrf: Some(s.csrf_token),
+        must_change_password: s.must_change_password,
     }))
 }
 
@@ -200,49 +240,53 @@ pub async fn logout(pool: &PgPool, token: &str, actor: &str, remote: &str) -> Re
 
 /// The integration behind an API token (`Authorization: Bearer ...`).
 pub async fn api_token_principal(pool: &PgPool, token: &str) -> Result<Option<Principal>, Error> {
-    let row: Option<(String, String)> = sqlx::query_as(
+    let row: Option<(String, Role)> = sqlx::query_as(
         "UPDATE api_tokens SET last_used_at = now()
          WHERE token_hash = $1 AND revoked_at IS NULL RETURNING name, role",
     )
     .bind(secret::digest(token))
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|(name, role)| {
-        Role::parse(&role).map(|role| Principal {
-            actor: format!("token:{name}"),
-            username: name,
-            role,
-            operator_id: None,
-            csrf: None,
-        })
+    Ok(row.map(|(name, role)| Principal {
+        actor: format!("token:{name}"),
+        username: name,
+        role,
+        operator_id: None,
+        csrf: None,
+        must_change_password: false,
     }))
 }
 
-/// Creates an operator (in the caller's transaction, audited by `actor`).
+/// Creates an operator (in the caller's transaction, audited by `actor`). A one-time
+/// password must be changed at the first login.
 pub async fn create_operator(
     conn: &mut PgConnection,
     username: &str,
     role: Role,
     pass: &str,
+    origin: super::operators::PasswordOrigin,
     actor: &str,
 ) -> Result<i64, Error> {
-    super::super::ingest::validate::check_id("username", username)?;
+    super::operators::check_username(username)?;
     password::check_policy(pass, username)?;
     let hash = password::hash(pass)?;
+    let must_change = origin == super::operators::PasswordOrigin::OneTime;
     let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO operators (username, password_hash, role) VALUES ($1, $2, $3)
+        "INSERT INTO operators (username, password_hash, role, must_change_password)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT (username) DO NOTHING RETURNING operator_id",
     )
     .bind(username)
     .bind(hash)
-    .bind(role.as_str())
+    .bind(role)
+    .bind(must_change)
     .fetch_optional(&mut *conn)
     .await?;
     let id = id.ok_or_else(|| Error::Conflict(format!("ユーザ {username} は既に存在します")))?;
     audit::record(
         conn,
         Entry::new(actor, "operator.create", format!("user:{username}"))
-            .detail(serde_json::json!({"role": role.as_str()})),
+            .detail(serde_json::json!({"role": role, "one_time_password": must_change})),
     )
     .await?;
     Ok(id)
@@ -277,11 +321,14 @@ pub async fn change_password(
         return Err(Error::InvalidArgument("現在のパスワードが違います".into()));
     }
     password::check_policy(new, &who.username)?;
-    sqlx::query("UPDATE operators SET password_hash = $2, password_changed_at = now() WHERE operator_id = $1")
-        .bind(operator_id)
-        .bind(password::hash(new)?)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE operators SET password_hash = $2, password_changed_at = now(),
+             must_change_password = false WHERE operator_id = $1",
+    )
+    .bind(operator_id)
+    .bind(password::hash(new)?)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM sessions WHERE operator_id = $1 AND csrf_token <> $2")
         .bind(operator_id)
         .bind(who.csrf.as_deref().unwrap_or(""))
@@ -296,6 +343,14 @@ pub async fn change_password(
     Ok(())
 }
 
+fn check_token_name(name: &str) -> Result<(), Error> {
+    super::operators::check_username(name).map_err(|_| {
+        Error::InvalidArgument(
+            "トークン名は半角英数字と . _ - で 1〜64 文字にしてください（連携先の名前など）".into(),
+        )
+    })
+}
+
 /// Issues an API token; the secret is returned once and stored hashed.
 pub async fn create_api_token(
     pool: &PgPool,
@@ -303,7 +358,7 @@ pub async fn create_api_token(
     role: Role,
     actor: &str,
 ) -> Result<String, Error> {
-    super::super::ingest::validate::check_id("token name", name)?;
+    check_token_name(name)?;
     let token = secret::new_token();
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -311,7 +366,7 @@ pub async fn create_api_token(
     )
     .bind(secret::digest(&token))
     .bind(name)
-    .bind(role.as_str())
+    .bind(role)
     .bind(actor)
     .execute(&mut *tx)
     .await?;
@@ -345,10 +400,14 @@ mod tests {
     }
 
     #[test]
-    fn lockout_after_five_failures() {
+    fn the_account_itself_locks_only_after_many_failures_from_anywhere() {
         let now = Utc::now();
-        assert_eq!(lock_after(4, now), None);
-        assert_eq!(lock_after(5, now), Some(now + LOCKOUT));
+        assert_eq!(lock_after(throttle::PAIR_LIMIT, now), None);
+        assert_eq!(lock_after(throttle::ACCOUNT_LIMIT - 1, now), None);
+        assert_eq!(
+            lock_after(throttle::ACCOUNT_LIMIT, now),
+            Some(now + LOCKOUT)
+        );
     }
 
     #[test]

@@ -5,16 +5,29 @@
 pub mod audit;
 pub mod extract;
 pub mod login;
+pub mod operators;
 pub mod password;
 pub mod secret;
+pub mod throttle;
 
 use serde::{Deserialize, Serialize};
 
 /// Roles, ordered by power: each includes the rights of the ones below it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    sqlx::Type,
 )]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     /// Read-only.
     Viewer,
@@ -25,6 +38,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
@@ -61,4 +76,7 @@ pub struct Principal {
     pub operator_id: Option<i64>,
     /// Present for browser sessions; API tokens need no CSRF token.
     pub csrf: Option<String>,
+    /// The password was handed out by someone else (one-time password): the operator must
+    /// choose a new one before using the portal.
+    pub must_change_password: bool,
 }

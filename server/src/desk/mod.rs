@@ -14,11 +14,10 @@
 //! - [`status`]: [`desk_status`] and [`list_desks`] for the API.
 //! - [`cli`]: `onshi-server desk route|hours|holidays`.
 //!
-//! Everything except [`api`] (the HTTP adapter) is pure; siblings are reached through
-//! `super::` / `self::`.
+//! Everything here is pure; the HTTP adapter is `portal/desk_api.rs`. Siblings are reached
+//! through `super::` / `self::`.
 
 mod advice;
-pub mod api;
 pub mod calendar;
 pub mod cli;
 pub mod directory;

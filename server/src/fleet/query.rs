@@ -1,4 +1,5 @@
-//! Read side of fleet state: what the portal's site list shows.
+//! Read side of fleet state: what the portal's site list and its summary show. Both use the
+//! one definition of a site's state, [`STATUS_SQL`], so the pills always agree with the list.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -7,7 +8,22 @@ use sqlx::types::Json;
 
 use crate::error::Error;
 use crate::fleet::health::Finding;
-use crate::sites::{Health, Maintenance, SiteKind};
+use crate::sites::{Health, Maintenance, SiteKind, SiteStatus};
+
+/// A site's [`SiteStatus`] from `sites s LEFT JOIN site_state st`, with `$1` the instant before
+/// which a last report counts as silence. An old report says nothing about now, so a silent
+/// site is 停止中 whatever its last health was (domain.md §2.1); the incidents issue refines
+/// "silent" with business hours (営業時間外).
+pub const STATUS_SQL: &str = "(CASE
+        WHEN st.received_at IS NULL THEN 'never_reported'
+        WHEN st.received_at < $1 THEN 'silent'
+        WHEN st.health = 'critical' THEN 'critical'
+        WHEN st.health IN ('warning', 'info') THEN 'warning'
+        ELSE 'ok' END)";
+
+/// List order of the states: problems first, then silence, then the quiet ones.
+const STATUS_ORDER_SQL: &str = "CASE status WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
+        WHEN 'silent' THEN 2 WHEN 'ok' THEN 3 ELSE 4 END";
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct SiteRow {
@@ -16,50 +32,64 @@ pub struct SiteRow {
     pub prefecture: String,
     pub kind: SiteKind,
     pub maintenance: Maintenance,
+    pub status: SiteStatus,
     pub health: Option<Health>,
     pub received_at: Option<DateTime<Utc>>,
     pub findings: Option<Json<Vec<Finding>>>,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
     pub total: i64,
     pub ok: i64,
     pub warning: i64,
     pub critical: i64,
+    /// 停止中: reported once, silent since.
+    pub silent: i64,
     pub never_reported: i64,
 }
 
-/// Sites with problems first, then by id; `limit` rows from `offset`.
-pub async fn list_sites(pool: &PgPool, limit: i64, offset: i64) -> Result<Vec<SiteRow>, Error> {
-    Ok(sqlx::query_as::<_, SiteRow>(
-        "SELECT s.site_id, s.name, s.prefecture, s.kind, s.maintenance,
-                st.health, st.received_at, st.findings
-         FROM sites s LEFT JOIN site_state st USING (site_id)
-         ORDER BY CASE st.health WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 WHEN 'ok' THEN 2 ELSE 3 END,
-                  s.site_id
-         LIMIT $1 OFFSET $2",
-    )
+/// Sites with problems first, then by id; `limit` rows from `offset`. A report older than
+/// `silent_before` makes the site silent.
+pub async fn list_sites(
+    pool: &PgPool,
+    silent_before: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<SiteRow>, Error> {
+    Ok(sqlx::query_as::<_, SiteRow>(&format!(
+        "SELECT * FROM (
+             SELECT s.site_id, s.name, s.prefecture, s.kind, s.maintenance,
+                    {STATUS_SQL} AS status, st.health, st.received_at, st.findings
+             FROM sites s LEFT JOIN site_state st USING (site_id)) listed
+         ORDER BY {STATUS_ORDER_SQL}, site_id
+         LIMIT $2 OFFSET $3"
+    ))
+    .bind(silent_before)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?)
 }
 
-pub async fn summary(pool: &PgPool) -> Result<Summary, Error> {
-    let rows: Vec<(Option<Health>, i64)> = sqlx::query_as(
-        "SELECT st.health, count(*) FROM sites s LEFT JOIN site_state st USING (site_id) GROUP BY st.health",
-    )
+/// How many sites are in each state, by the same definition as [`list_sites`].
+pub async fn summary(pool: &PgPool, silent_before: DateTime<Utc>) -> Result<Summary, Error> {
+    let rows: Vec<(SiteStatus, i64)> = sqlx::query_as(&format!(
+        "SELECT {STATUS_SQL} AS status, count(*)
+         FROM sites s LEFT JOIN site_state st USING (site_id) GROUP BY 1"
+    ))
+    .bind(silent_before)
     .fetch_all(pool)
     .await?;
     let mut s = Summary::default();
-    for (health, n) in rows {
+    for (status, n) in rows {
         s.total += n;
-        match health {
-            Some(Health::Ok | Health::Info) => s.ok += n,
-            Some(Health::Warning) => s.warning += n,
-            Some(Health::Critical) => s.critical += n,
-            None => s.never_reported += n,
+        match status {
+            SiteStatus::Ok => s.ok += n,
+            SiteStatus::Warning => s.warning += n,
+            SiteStatus::Critical => s.critical += n,
+            SiteStatus::Silent | SiteStatus::Closed => s.silent += n,
+            SiteStatus::NeverReported => s.never_reported += n,
         }
     }
     Ok(s)

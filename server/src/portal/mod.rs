@@ -4,10 +4,17 @@
 //! guard (and the auth test walks the same table).
 
 mod admin;
+mod desk_api;
+mod error_page;
+pub mod extract;
+pub mod filters;
+pub mod guard;
 mod ops;
 mod pages;
 pub mod routes;
 mod session;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -68,19 +75,26 @@ pub fn router(state: AppState) -> Router {
     for (spec, handler) in routes::table() {
         let guarded = handler.route_layer(axum::middleware::from_fn_with_state(
             (state.clone(), spec.access),
-            crate::auth::extract::guard,
+            guard::guard,
         ));
         router = router.route(spec.path, guarded);
     }
     let mut router = router
         .with_state(state)
+        .layer(axum::middleware::from_fn(error_page::browser_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        // The portal uses no camera, microphone, location or payment: say so, so that no
+        // injected content can ask for them.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"),
+        ));
     if behind_tls {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,

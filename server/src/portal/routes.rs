@@ -3,7 +3,8 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, get, post};
 
-use super::{AppState, admin, ops, pages, session};
+use super::admin::{agents, audit, operators, sites, tokens};
+use super::{AppState, desk_api, ops, pages, session};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
 
@@ -44,7 +45,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Method::GET,
             "/api/v1/openapi.json",
             Public,
-            get(crate::desk::api::openapi),
+            get(desk_api::openapi),
         ),
         // Any logged-in operator.
         r(Method::GET, "/", Role(Viewer), get(pages::index)),
@@ -71,70 +72,102 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Method::GET,
             "/api/v1/desk/route",
             Role(Viewer),
-            get(crate::desk::api::route),
+            get(desk_api::route),
         ),
         r(
             Method::GET,
             "/api/v1/desks",
             Role(Viewer),
-            get(crate::desk::api::desks),
+            get(desk_api::desks),
         ),
         // Administrators.
-        r(Method::GET, "/admin/sites", Role(Admin), get(admin::sites)),
+        r(Method::GET, "/admin/sites", Role(Admin), get(sites::list)),
         r(
             Method::POST,
             "/admin/sites",
             Role(Admin),
-            post(admin::site_create),
+            post(sites::create),
+        ),
+        r(
+            Method::GET,
+            "/admin/sites/{site_id}",
+            Role(Admin),
+            get(sites::edit_form),
+        ),
+        r(
+            Method::POST,
+            "/admin/sites/{site_id}",
+            Role(Admin),
+            post(sites::edit_submit),
         ),
         r(
             Method::POST,
             "/admin/sites/{site_id}/token",
             Role(Admin),
-            post(admin::site_token),
+            post(sites::token),
         ),
-        r(
-            Method::GET,
-            "/admin/agents",
-            Role(Admin),
-            get(admin::agents),
-        ),
+        r(Method::GET, "/admin/agents", Role(Admin), get(agents::list)),
         r(
             Method::POST,
             "/admin/agents/{agent_id}/revoke",
             Role(Admin),
-            post(admin::agent_revoke),
+            post(agents::revoke),
         ),
         r(
             Method::GET,
             "/admin/operators",
             Role(Admin),
-            get(admin::operators),
+            get(operators::list),
         ),
         r(
             Method::POST,
             "/admin/operators",
             Role(Admin),
-            post(admin::operator_create),
+            post(operators::create),
         ),
         r(
-            Method::GET,
-            "/admin/tokens",
+            Method::POST,
+            "/admin/operators/{username}/unlock",
             Role(Admin),
-            get(admin::tokens),
+            post(operators::unlock),
         ),
+        r(
+            Method::POST,
+            "/admin/operators/{username}/disable",
+            Role(Admin),
+            post(operators::disable),
+        ),
+        r(
+            Method::POST,
+            "/admin/operators/{username}/enable",
+            Role(Admin),
+            post(operators::enable),
+        ),
+        r(
+            Method::POST,
+            "/admin/operators/{username}/password-reset",
+            Role(Admin),
+            post(operators::reset_password),
+        ),
+        r(
+            Method::POST,
+            "/admin/operators/{username}/role",
+            Role(Admin),
+            post(operators::set_role),
+        ),
+        r(Method::GET, "/admin/tokens", Role(Admin), get(tokens::list)),
         r(
             Method::POST,
             "/admin/tokens",
             Role(Admin),
-            post(admin::token_create),
+            post(tokens::create),
         ),
         r(
             Method::POST,
             "/admin/tokens/{token_id}/revoke",
             Role(Admin),
-            post(admin::token_revoke),
+            post(tokens::revoke),
         ),
-        r(Method::GET, "/admin/audit", Role(Admin), get(admin::audit)),
+        r(Method::GET, "/admin/audit", Role(Admin), get(audit::list)),
     ]
 }

@@ -2,14 +2,15 @@
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Query, Request, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use chrono::FixedOffset;
+use chrono::{DateTime, Utc};
 
+use super::extract::{AppForm, AppQuery, Remote};
 use super::{AppState, Nav, render};
 use crate::auth::Principal;
-use crate::auth::extract::{SESSION_COOKIE, remote_addr};
+use crate::auth::extract::SESSION_COOKIE;
 use crate::auth::login::{self, LoginResult};
 use crate::error::Error;
 
@@ -33,7 +34,7 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-pub async fn login_form(Query(q): Query<LoginQuery>) -> Result<Response, Error> {
+pub async fn login_form(AppQuery(q): AppQuery<LoginQuery>) -> Result<Response, Error> {
     Ok(render(&LoginPage {
         error: String::new(),
         next: safe_next(q.next.as_deref()),
@@ -51,12 +52,9 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(state): State<AppState>,
     jar: CookieJar,
-    req: Request,
+    Remote(remote): Remote,
+    AppForm(form): AppForm<LoginForm>,
 ) -> Result<Response, Error> {
-    let remote = remote_addr(&req);
-    let axum::Form(form): axum::Form<LoginForm> = axum::Form::from_request(req, &())
-        .await
-        .map_err(|_| Error::InvalidArgument("ユーザ名とパスワードを入力してください".into()))?;
     let next = safe_next(form.next.as_deref());
     let error = match login::login(&state.pool, form.username.trim(), &form.password, &remote)
         .await?
@@ -71,26 +69,34 @@ pub async fn login_submit(
             return Ok((jar.add(cookie), Redirect::to(&next)).into_response());
         }
         LoginResult::Invalid => "ユーザ名またはパスワードが違います".to_owned(),
-        LoginResult::Locked { until } => {
-            let jst = FixedOffset::east_opt(9 * 3600).expect("valid offset");
-            format!(
-                "ログインの失敗が続いたためアカウントをロックしました。{} 以降に再度お試しいただくか、管理者に解除を依頼してください",
-                until.with_timezone(&jst).format("%H:%M")
-            )
-        }
+        LoginResult::Locked { until } => format!(
+            "ログインの失敗が続いたためアカウントをロックしました。{} 以降に再度お試しいただくか、管理者に解除を依頼してください",
+            hh_mm(until)
+        ),
+        LoginResult::Throttled { until } => format!(
+            "この接続元からのログインの失敗が続いたため、{} までロックしました。時間をおいて再度お試しいただくか、管理者に解除を依頼してください",
+            hh_mm(until)
+        ),
     };
     let page = render(&LoginPage { error, next })?;
     Ok((axum::http::StatusCode::UNAUTHORIZED, page).into_response())
+}
+
+/// "HH:MM" in JST, for messages about today.
+fn hh_mm(t: DateTime<Utc>) -> String {
+    t.with_timezone(&crate::desk::JST)
+        .format("%H:%M")
+        .to_string()
 }
 
 pub async fn logout(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     jar: CookieJar,
-    req: Request,
+    Remote(remote): Remote,
 ) -> Result<Response, Error> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        login::logout(&state.pool, cookie.value(), &who.actor, &remote_addr(&req)).await?;
+        login::logout(&state.pool, cookie.value(), &who.actor, &remote).await?;
     }
     Ok((
         jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
@@ -105,6 +111,8 @@ struct PasswordPage {
     nav: Nav,
     message: String,
     error: String,
+    /// The operator logged in with a one-time password and must choose their own first.
+    forced: bool,
 }
 
 pub async fn password_form(Extension(who): Extension<Principal>) -> Result<Response, Error> {
@@ -112,6 +120,7 @@ pub async fn password_form(Extension(who): Extension<Principal>) -> Result<Respo
         nav: Nav::from(&who),
         message: String::new(),
         error: String::new(),
+        forced: who.must_change_password,
     })?
     .into_response())
 }
@@ -126,12 +135,9 @@ pub struct PasswordForm {
 pub async fn password_submit(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    req: Request,
+    Remote(remote): Remote,
+    AppForm(form): AppForm<PasswordForm>,
 ) -> Result<Response, Error> {
-    let remote = remote_addr(&req);
-    let axum::Form(form): axum::Form<PasswordForm> = axum::Form::from_request(req, &())
-        .await
-        .map_err(|_| Error::InvalidArgument("すべての欄を入力してください".into()))?;
     let outcome = if form.new != form.confirm {
         Err(Error::InvalidArgument(
             "新しいパスワードと確認用が一致しません".into(),
@@ -139,20 +145,25 @@ pub async fn password_submit(
     } else {
         login::change_password(&state.pool, &who, &form.current, &form.new, &remote).await
     };
-    let (message, error) = match outcome {
+    let (message, error, forced) = match outcome {
         Ok(()) => (
             "パスワードを変更しました。他の端末のセッションは終了しました".to_owned(),
             String::new(),
+            false,
         ),
-        Err(Error::InvalidArgument(m)) => (String::new(), m),
+        Err(Error::InvalidArgument(m)) => (String::new(), m, who.must_change_password),
         Err(e) => return Err(e),
     };
-    Ok(render(&PasswordPage {
+    let status = if error.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = render(&PasswordPage {
         nav: Nav::from(&who),
         message,
         error,
-    })?
-    .into_response())
+        forced,
+    })?;
+    Ok((status, page).into_response())
 }
-
-use axum::extract::FromRequest;

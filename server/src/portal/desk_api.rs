@@ -1,7 +1,7 @@
 //! HTTP adapter of desk routing: `GET /api/v1/desk/route`, `GET
 //! /api/v1/desks`, and the OpenAPI document. With `site_id`, the site's
 //! profile (maintenance, router, reader) and contacts come from the database;
-//! explicit query parameters win. (This file is the module's only I/O.)
+//! explicit query parameters win. (`desk/` itself is pure; this is its HTTP adapter.)
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -10,9 +10,9 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::{AtParam, Maintenance, OmakaseContract, RouteQuery, SiteContact, SiteContacts};
+use super::AppState;
+use crate::desk::{AtParam, Maintenance, OmakaseContract, RouteQuery, SiteContact, SiteContacts};
 use crate::error::Error;
-use crate::portal::AppState;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct SiteParam {
@@ -26,7 +26,7 @@ fn bad_query(e: QueryRejection) -> Error {
 
 fn at_or_now(at: AtParam) -> DateTime<FixedOffset> {
     at.at
-        .unwrap_or_else(|| Utc::now().with_timezone(&super::JST))
+        .unwrap_or_else(|| Utc::now().with_timezone(&crate::desk::JST))
 }
 
 /// The site's profile and contacts; the query's own values take precedence.
@@ -74,7 +74,7 @@ pub async fn route(
         Some(id) => load_site(&state, id, &mut Some(&mut query)).await?,
         None => SiteContacts::default(),
     };
-    let answer = super::route(&query, &contacts, at_or_now(at))
+    let answer = crate::desk::route(&query, &contacts, at_or_now(at))
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     Ok(Json(answer))
 }
@@ -92,13 +92,13 @@ pub async fn desks(
     };
     let at = at_or_now(at);
     Ok(Json(
-        serde_json::json!({ "at": at.to_rfc3339(), "desks": super::list_desks(&contacts, at) }),
+        serde_json::json!({ "at": at.to_rfc3339(), "desks": crate::desk::list_desks(&contacts, at) }),
     ))
 }
 
 pub async fn openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
+        include_str!("../desk/openapi.json"),
     )
 }

@@ -1,0 +1,65 @@
+//! Askama filters of the portal's templates. `{{ t|jst }}` shows an instant (or an optional
+//! one) in Japan time, in the one format every page uses, with [`crate::desk::JST`].
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::desk::JST;
+
+/// The one display format of instants on pages.
+const FORMAT: &str = "%Y-%m-%d %H:%M";
+
+/// Text of an instant in JST; "—" when there is none.
+pub fn jst_text(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.with_timezone(&JST).format(FORMAT).to_string())
+        .unwrap_or_else(|| "—".into())
+}
+
+/// What the `jst` filter accepts.
+pub trait JstTime {
+    fn instant(&self) -> Option<DateTime<Utc>>;
+}
+
+impl JstTime for DateTime<Utc> {
+    fn instant(&self) -> Option<DateTime<Utc>> {
+        Some(*self)
+    }
+}
+
+impl JstTime for DateTime<FixedOffset> {
+    fn instant(&self) -> Option<DateTime<Utc>> {
+        Some(self.with_timezone(&Utc))
+    }
+}
+
+impl JstTime for Option<DateTime<Utc>> {
+    fn instant(&self) -> Option<DateTime<Utc>> {
+        *self
+    }
+}
+
+impl<T: JstTime + ?Sized> JstTime for &T {
+    fn instant(&self) -> Option<DateTime<Utc>> {
+        (**self).instant()
+    }
+}
+
+/// `{{ t|jst }}`.
+pub fn jst<T: JstTime + ?Sized>(t: &T, _: &dyn askama::Values) -> askama::Result<String> {
+    Ok(jst_text(t.instant()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_shown_in_japan_time() {
+        let t: DateTime<Utc> = "2026-12-01T15:30:00Z".parse().unwrap();
+        assert_eq!(jst_text(Some(t)), "2026-12-02 00:30");
+        assert_eq!(jst_text(None), "—");
+        assert_eq!(
+            jst(&Some(t), askama::NO_VALUES).unwrap(),
+            "2026-12-02 00:30"
+        );
+    }
+}
