@@ -4,6 +4,7 @@
 //! guard (and the auth test walks the same table).
 
 mod admin;
+mod incidents_api;
 mod ops;
 mod pages;
 pub mod routes;
