@@ -40,6 +40,8 @@ fn main() -> ExitCode {
                 }
             }
             Command::Site(cmd) => commands::site(cmd).await?,
+            Command::Incidents(cmd) => onshi_server::incidents::cli::incidents(cmd).await?,
+            Command::Silence(cmd) => onshi_server::incidents::cli::silence(cmd).await?,
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {

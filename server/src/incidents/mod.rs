@@ -4,6 +4,7 @@
 //! transaction; the sweep finds sites silent while open. See ARCHITECTURE.md for the invariants.
 
 pub mod actions;
+pub mod cli;
 pub mod desk;
 pub mod engine;
 pub mod lifecycle;
