@@ -252,3 +252,25 @@ pub async fn exception_delete(
     tx.commit().await?;
     Ok(Json(hours_view(&state, &site_id).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every `/api/v1/...` route of the route table is in the OpenAPI document served at
+    /// `/api/v1/openapi.json`, with its method.
+    #[test]
+    fn every_api_route_is_documented() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../desk/openapi.json")).expect("valid JSON");
+        let mut missing = Vec::new();
+        for (spec, _) in super::super::routes::table() {
+            if !spec.path.starts_with("/api/v1/") {
+                continue;
+            }
+            let method = spec.method.as_str().to_ascii_lowercase();
+            if doc["paths"][spec.path][&method].is_null() {
+                missing.push(format!("{method} {}", spec.path));
+            }
+        }
+        assert!(missing.is_empty(), "undocumented API routes: {missing:?}");
+    }
+}
