@@ -234,7 +234,9 @@ async fn every_route_demands_login_and_the_right_role() {
             .replace("{site_id}", "x")
             .replace("{agent_id}", "x")
             .replace("{token_id}", "1")
-            .replace("{username}", "x");
+            .replace("{username}", "x")
+            .replace("{id}", "1")
+            .replace("{date}", "2099-05-01");
         let url = server.http(&path);
         let Access::Role(required) = spec.access else {
             continue;

@@ -47,6 +47,19 @@ pub enum Command {
     Seed(crate::seed::SeedArgs),
     /// Run one offline / hold-down sweep now (or as at `--at`) and print what it did.
     Sweep(SweepArgs),
+    /// Incidents: what an operator must act on.
+    #[command(subcommand)]
+    Incidents(crate::incidents::cli::IncidentsCommand),
+    /// Silences / maintenance windows for incidents.
+    #[command(subcommand)]
+    Silence(crate::incidents::cli::SilenceCommand),
+}
+
+/// Whether a site is closed on national holidays and 12/29–1/3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HolidayRule {
+    Open,
+    Closed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +112,40 @@ pub enum SiteCommand {
         /// Hours the token stays valid.
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
+    },
+    /// Show a site's business hours (in Japanese), after changing them if asked.
+    Hours {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        site_id: String,
+        /// Weekly schedule, e.g. "mon-fri 09:00-12:30,14:00-18:00; sat 09:00-13:00".
+        #[arg(long, conflicts_with = "default")]
+        set: Option<String>,
+        /// Back to the default hours for the site's kind.
+        #[arg(long)]
+        default: bool,
+        /// Open or closed on national holidays and 12/29–1/3.
+        #[arg(long, value_enum)]
+        holidays: Option<HolidayRule>,
+    },
+    /// Record a date the site is closed (or open in other hours with --open), or --remove it.
+    ClosedDay {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        site_id: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Open that day in these bands instead (repeatable or comma separated, e.g. 10:00-12:00).
+        #[arg(long, value_delimiter = ',', conflicts_with = "remove")]
+        open: Vec<String>,
+        #[arg(long, conflicts_with = "remove")]
+        note: Option<String>,
+        /// Remove the exception (the weekly schedule applies again).
+        #[arg(long)]
+        remove: bool,
     },
 }
 

@@ -42,6 +42,8 @@ fn main() -> ExitCode {
             Command::Site(cmd) => commands::site(cmd).await?,
             Command::Seed(args) => onshi_server::seed::run(args).await?,
             Command::Sweep(args) => commands::sweep(args).await?,
+            Command::Incidents(cmd) => onshi_server::incidents::cli::incidents(cmd).await?,
+            Command::Silence(cmd) => onshi_server::incidents::cli::silence(cmd).await?,
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {

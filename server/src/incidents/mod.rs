@@ -3,10 +3,15 @@
 //! into incident changes; the worker drains the evaluation outbox that ingest fills in its own
 //! transaction; the sweep finds sites silent while open. See ARCHITECTURE.md for the invariants.
 
+pub mod actions;
+pub mod cli;
+pub mod desk;
 pub mod engine;
 pub mod lifecycle;
 pub mod metrics;
+pub mod query;
 pub mod rules;
+pub mod silence;
 pub mod store;
 pub mod sweep;
 pub mod worker;

@@ -9,6 +9,7 @@ mod error_page;
 pub mod extract;
 pub mod filters;
 pub mod guard;
+mod incidents_api;
 mod ops;
 mod pages;
 pub mod routes;

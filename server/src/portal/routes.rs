@@ -1,10 +1,10 @@
 //! Every HTTP route, with the access it requires. Add new routes here only.
 
 use axum::http::Method;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 use super::admin::{agents, audit, operators, sites, tokens};
-use super::{AppState, desk_api, ops, pages, session};
+use super::{AppState, desk_api, incidents_api, ops, pages, session};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
 
@@ -169,5 +169,90 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(tokens::revoke),
         ),
         r(Method::GET, "/admin/audit", Role(Admin), get(audit::list)),
+        // Incidents (issue 11): reads for viewers, actions and silences for operators.
+        r(
+            Method::GET,
+            "/api/v1/incidents",
+            Role(Viewer),
+            get(incidents_api::list),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/incidents/{id}",
+            Role(Viewer),
+            get(incidents_api::detail),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/incidents/{id}/ack",
+            Role(Operator),
+            post(incidents_api::ack),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/incidents/{id}/assign",
+            Role(Operator),
+            post(incidents_api::assign),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/incidents/{id}/comment",
+            Role(Operator),
+            post(incidents_api::comment),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/incidents/{id}/resolve",
+            Role(Operator),
+            post(incidents_api::resolve),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/incidents/{id}/reopen",
+            Role(Operator),
+            post(incidents_api::reopen),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/silences",
+            Role(Viewer),
+            get(incidents_api::silences),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/silences",
+            Role(Operator),
+            post(incidents_api::silence_create),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/silences/{id}",
+            Role(Operator),
+            delete(incidents_api::silence_expire),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/sites/{site_id}/hours",
+            Role(Viewer),
+            get(incidents_api::hours_get),
+        ),
+        r(
+            Method::PUT,
+            "/api/v1/sites/{site_id}/hours",
+            Role(Admin),
+            put(incidents_api::hours_put),
+        ),
+        r(
+            Method::PUT,
+            "/api/v1/sites/{site_id}/hours/exceptions/{date}",
+            Role(Operator),
+            put(incidents_api::exception_put),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/sites/{site_id}/hours/exceptions/{date}",
+            Role(Operator),
+            delete(incidents_api::exception_delete),
+        ),
     ]
 }

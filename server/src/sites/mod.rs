@@ -10,4 +10,6 @@ pub use model::{Health, Maintenance, ReaderMaker, RouterModel, SiteKind, SiteSta
 pub use profile::{PREFECTURES, Site, SiteInput};
 pub use store::Actor;
 pub mod hours;
+pub mod hours_cli;
+pub mod hours_input;
 pub mod hours_store;
