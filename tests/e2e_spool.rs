@@ -315,3 +315,65 @@ async fn a_corrupt_state_file_is_rebuilt_without_reusing_a_seq() {
         "the damaged file is kept for inspection"
     );
 }
+
+/// `enroll` and `run` without `--state-dir` use the same directory (on
+/// Linux the one systemd's `StateDirectory=` names in `$STATE_DIRECTORY`).
+#[tokio::test]
+async fn enroll_then_run_with_the_default_state_dir_find_each_other() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let config = root.path().join("agent.toml");
+    std::fs::write(&config, "").unwrap();
+    let (token, fingerprint) = server.enrolment_token(SITE);
+    let agent = |args: &[&str]| {
+        Command::new(bin("onshi-agent"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env_remove("ONSHI_STATE_DIR")
+            .env("STATE_DIRECTORY", &state)
+            .output()
+            .unwrap()
+    };
+    let url = server.grpc_url();
+    let out = agent(&[
+        "enroll",
+        "--token",
+        &token,
+        "--ca-fingerprint",
+        &fingerprint,
+        "--server",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        state.join("client.pem").is_file(),
+        "enroll stored no identity in {state:?}"
+    );
+    let out = agent(&[
+        "run",
+        "--once",
+        "--max-attempts",
+        "1",
+        "--interval",
+        "0.1",
+        "--site-id",
+        SITE,
+        "--server",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "run did not find the enrolled identity: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = db.pool().await;
+    let h = history(&pool, &common::agent_id(&state)).await;
+    assert_eq!(h.seqs, vec![1]);
+}

@@ -24,6 +24,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::fsutil::{Perms, remove_file};
 use record::{Kind, Marks, Record};
 
 #[derive(Debug, Clone, Copy)]
@@ -380,37 +381,9 @@ fn read_record(file: &mut File, e: &Entry) -> Option<Vec<u8>> {
     (rec.kind == Kind::Report && rec.seq == e.seq).then(|| rec.payload.to_vec())
 }
 
-/// Temp file, fsync, rename, fsync the directory: the file is either the old
-/// one or the new one after a crash, never a mix.
+/// Segment files: never private (reports carry no secret), always atomic.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("seg.tmp");
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    sync_dir(path);
-    Ok(())
-}
-
-fn remove_file(path: &Path) -> io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => {
-            sync_dir(path);
-            Ok(())
-        }
-    }
-}
-
-/// Makes a rename or removal durable. Windows cannot open a directory this
-/// way and journals the change itself, so a failure is ignored.
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent()
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
+    crate::fsutil::write_atomically(path, bytes, Perms::Default)
 }
 
 #[cfg(test)]
