@@ -377,3 +377,42 @@ async fn enroll_then_run_with_the_default_state_dir_find_each_other() {
     let h = history(&pool, &common::agent_id(&state)).await;
     assert_eq!(h.seqs, vec![1]);
 }
+
+/// A report the server refuses as invalid (here a site id with characters
+/// the contract does not allow) is set aside, not retried forever: the
+/// next report goes through, carries the count, and the ack passes the gap.
+#[tokio::test]
+async fn a_report_the_server_refuses_is_set_aside_counted_and_reported() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let agent_id = server.enroll(SITE, &state);
+    let out = run_agent_once(&server, &state, "bad site!", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a refused report is not a success: {stderr}"
+    );
+    assert!(stderr.contains("set aside"), "{stderr}");
+    assert!(state.join("spool/rejected").read_dir().unwrap().count() == 1);
+
+    let out = run_agent_once(&server, &state, SITE, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = db.pool().await;
+    let h = history(&pool, &agent_id).await;
+    assert_eq!(h.seqs, vec![2], "seq 1 was refused, seq 2 stored");
+    assert_eq!(h.acked, 2, "the ack passed the refused seq");
+    let rejected: i64 = sqlx::query_scalar(
+        "SELECT (report->'agent'->>'spool_rejected')::bigint FROM report_history WHERE agent_id = $1 AND seq = 2",
+    )
+    .bind(&agent_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rejected, 1, "reported upstream");
+}

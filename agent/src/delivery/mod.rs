@@ -60,6 +60,12 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         let step = async {
             agent.step(&cfg, &mut at, &mut backoff).await?;
             if once && at.collected_once && agent.spool.backlog() == 0 {
+                if agent.spool.unreported_loss().rejected > 0 {
+                    anyhow::bail!(
+                        "the server refused the report as invalid; it was set aside in {} (see the log)",
+                        cfg.state_dir.join("spool").join("rejected").display()
+                    );
+                }
                 return anyhow::Ok(Flow::Done);
             }
             tokio::time::sleep_until(agent.wake(&at, once)).await;
@@ -207,7 +213,12 @@ impl Agent {
                 return Ok(());
             }
             Err(DeliveryError::Server(status)) => {
-                let pause = backoff.next();
+                // An overloaded server says when to come back; a little
+                // jitter so the fleet it sent away does not return at once.
+                let pause = match send::retry_after(status) {
+                    Some(wait) => wait + wait.mul_f64(rand::rng().random_range(0.0..0.25)),
+                    None => backoff.next(),
+                };
                 tracing::warn!(
                     code = ?status.code(),
                     message = status.message(),
@@ -256,12 +267,12 @@ impl Agent {
         if let Some(health) = report.agent.as_mut() {
             health.spool_dropped = loss.dropped;
             health.spool_corrupt = loss.corrupt;
+            health.spool_rejected = loss.rejected;
             health.spool_backlog = self.spool.backlog();
             health.spool_bytes = self.spool.bytes();
         }
         let content = content_key(&report);
-        let low_value =
-            self.last_content == Some(content) && loss.dropped == 0 && loss.corrupt == 0;
+        let low_value = self.last_content == Some(content) && loss.is_none();
         self.spool
             .append(seq, low_value, &report.encode_to_vec(), loss)?;
         self.last_content = Some(content);

@@ -8,6 +8,7 @@ use onshi_proto::v1 as pb;
 use prost::Message;
 
 use super::Agent;
+use crate::spool::Batch;
 
 /// Largest batch in bytes: well under the server's 1 MiB message limit.
 const MAX_BATCH_BYTES: usize = 512 * 1024;
@@ -63,7 +64,7 @@ impl Agent {
             let response = match self.client.submit_reports(request).await {
                 Ok(r) => r.into_inner(),
                 Err(status) => {
-                    self.on_error(&status, batch.first, batch.last)?;
+                    self.on_error(&status, &batch)?;
                     return Err(DeliveryError::Server(status));
                 }
             };
@@ -108,28 +109,79 @@ impl Agent {
         }
     }
 
-    /// Decides what a failed batch means. Only a report the server rejects
-    /// as invalid on its own is ever given up (and counted); everything else
-    /// is retried.
-    fn on_error(&mut self, status: &tonic::Status, first: u64, last: u64) -> io::Result<()> {
-        match status.code() {
-            tonic::Code::InvalidArgument if first < last => {
-                // Find the bad report: one at a time from here.
-                self.max_batch = 1;
-            }
-            tonic::Code::InvalidArgument => {
-                tracing::error!(
-                    seq = first,
-                    message = status.message(),
-                    "server rejects this report; giving it up"
-                );
-                self.spool.give_up_oldest()?;
-                self.max_batch = self.batch_limit;
-            }
-            // RESOURCE_EXHAUSTED is the server's rate limit (batches are kept
-            // far below its size limits): wait, and keep batches large.
-            _ => {}
+    /// Decides what a failed batch means. Only a report the server refuses
+    /// as permanently bad on its own is ever set aside (and counted as
+    /// rejected); everything else is retried.
+    fn on_error(&mut self, status: &tonic::Status, batch: &Batch) -> io::Result<()> {
+        let permanent = matches!(
+            status.code(),
+            tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition
+        );
+        if !permanent {
+            // UNAVAILABLE, the rate limit (RESOURCE_EXHAUSTED: batches are
+            // kept far below the size limits), authentication: retry.
+            return Ok(());
         }
+        if batch.first < batch.last {
+            // Find the bad report: one at a time from here.
+            self.max_batch = 1;
+            return Ok(());
+        }
+        tracing::error!(
+            seq = batch.first,
+            code = ?status.code(),
+            message = status.message(),
+            "server refuses this report as invalid; set aside, not retried (reported upstream as spool_rejected)"
+        );
+        self.spool.set_aside_oldest(&batch.payloads[0])?;
+        self.max_batch = self.batch_limit;
         Ok(())
+    }
+}
+
+/// The pause an overloaded server asked for: `UNAVAILABLE` with the trailer
+/// `retry-after-seconds: N` (ASCII integer), at most an hour.
+pub fn retry_after(status: &tonic::Status) -> Option<Duration> {
+    if status.code() != tonic::Code::Unavailable {
+        return None;
+    }
+    let secs: u64 = status
+        .metadata()
+        .get("retry-after-seconds")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(3600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: tonic::Code, trailer: Option<&str>) -> tonic::Status {
+        let mut md = tonic::metadata::MetadataMap::new();
+        if let Some(v) = trailer {
+            md.insert("retry-after-seconds", v.parse().unwrap());
+        }
+        tonic::Status::with_metadata(code, "overloaded", md)
+    }
+
+    #[test]
+    fn retry_after_is_read_from_an_unavailable_answer_only() {
+        let u = tonic::Code::Unavailable;
+        assert_eq!(
+            retry_after(&status(u, Some("7"))),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&status(u, Some("999999"))),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(retry_after(&status(u, Some("soon"))), None);
+        assert_eq!(retry_after(&status(u, None)), None);
+        let other = status(tonic::Code::ResourceExhausted, Some("7"));
+        assert_eq!(retry_after(&other), None);
     }
 }

@@ -52,9 +52,21 @@ impl Limits {
 pub struct Loss {
     pub dropped: u64,
     pub corrupt: u64,
+    /// Refused by the server as invalid and set aside.
+    pub rejected: u64,
     dropped_total: u64,
     corrupt_total: u64,
+    rejected_total: u64,
 }
+
+impl Loss {
+    pub fn is_none(&self) -> bool {
+        self.dropped == 0 && self.corrupt == 0 && self.rejected == 0
+    }
+}
+
+/// Most reports kept in `rejected/` for support to look at.
+const KEEP_REJECTED: usize = 16;
 
 /// Reports to send together: consecutive seqs, oldest first.
 #[derive(Debug)]
@@ -168,8 +180,10 @@ impl Spool {
         Loss {
             dropped: m.dropped_total.saturating_sub(m.dropped_reported),
             corrupt: m.corrupt_total.saturating_sub(m.corrupt_reported),
+            rejected: m.rejected_total.saturating_sub(m.rejected_reported),
             dropped_total: m.dropped_total,
             corrupt_total: m.corrupt_total,
+            rejected_total: m.rejected_total,
         }
     }
 
@@ -196,6 +210,7 @@ impl Spool {
         marks.last_seq = marks.last_seq.max(seq);
         marks.dropped_reported = marks.dropped_reported.max(loss.dropped_total);
         marks.corrupt_reported = marks.corrupt_reported.max(loss.corrupt_total);
+        marks.rejected_reported = marks.rejected_reported.max(loss.rejected_total);
         let bytes = record::encode(&Record {
             kind: Kind::Report,
             seq,
@@ -304,6 +319,45 @@ impl Spool {
         self.append_mark()?;
         self.forget_settled();
         Ok(Some(e.seq))
+    }
+
+    /// Sets the oldest pending report aside: the server refused it as
+    /// permanently invalid. A copy goes to `rejected/SEQ.pb` (the newest
+    /// few are kept, best effort) for support; it is counted as rejected
+    /// and never sent again.
+    pub fn set_aside_oldest(&mut self, payload: &[u8]) -> io::Result<Option<u64>> {
+        let Some(e) = self.pending.front().copied() else {
+            return Ok(None);
+        };
+        self.keep_rejected(e.seq, payload);
+        self.marks.settled = self.marks.settled.max(e.seq);
+        self.marks.rejected_total += 1;
+        self.append_mark()?;
+        self.forget_settled();
+        Ok(Some(e.seq))
+    }
+
+    fn keep_rejected(&self, seq: u64, payload: &[u8]) {
+        let dir = self.dir.join("rejected");
+        let kept = std::fs::create_dir_all(&dir).and_then(|()| {
+            crate::fsutil::write_atomically(
+                &dir.join(format!("{seq:020}.pb")),
+                payload,
+                Perms::Default,
+            )
+        });
+        if let Err(e) = kept {
+            tracing::warn!(seq, error = %e, "cannot keep a copy of the rejected report");
+            return;
+        }
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.sort();
+        let excess = names.len().saturating_sub(KEEP_REJECTED);
+        for old in &names[..excess] {
+            let _ = std::fs::remove_file(old);
+        }
     }
 
     fn forget_settled(&mut self) {

@@ -136,8 +136,10 @@ fn torn_tail_is_counted_once_and_the_rest_is_kept() {
         Loss {
             dropped: 0,
             corrupt: 0,
+            rejected: 0,
             dropped_total: 0,
-            corrupt_total: 1
+            corrupt_total: 1,
+            rejected_total: 0,
         }
     );
     assert_eq!(drain(&mut s), (1..=6).collect::<Vec<_>>());
@@ -335,4 +337,32 @@ fn random_crashes_lose_nothing_that_was_durable() {
         (1..next_seq).collect::<Vec<_>>(),
         "every durable report exactly once, in order"
     );
+}
+
+#[test]
+fn a_rejected_report_is_set_aside_counted_once_and_never_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    for seq in 1..=3 {
+        append(&mut s, seq, false);
+    }
+    assert_eq!(s.set_aside_oldest(&payload(1)).unwrap(), Some(1));
+    assert_eq!(s.unreported_loss().rejected, 1);
+    assert_eq!(
+        std::fs::read(dir.path().join("rejected").join(format!("{:020}.pb", 1))).unwrap(),
+        payload(1),
+        "a copy is kept for support"
+    );
+    drop(s);
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    let loss = s.unreported_loss();
+    assert_eq!(
+        (loss.rejected, loss.dropped),
+        (1, 0),
+        "durable, and not a drop"
+    );
+    assert_eq!(drain(&mut s), vec![2, 3]);
+    // The next report carries the count; after it, nothing is unreported.
+    s.append(4, false, &payload(4), loss).unwrap();
+    assert_eq!(s.unreported_loss().rejected, 0);
 }

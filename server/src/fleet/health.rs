@@ -180,13 +180,14 @@ pub fn evaluate(doc: &ReportDoc, now: DateTime<Utc>) -> Vec<Finding> {
             );
         }
     }
-    if doc.agent.spool_dropped > 0 || doc.agent.spool_corrupt > 0 {
+    let a = &doc.agent;
+    if a.spool_dropped > 0 || a.spool_corrupt > 0 || a.spool_rejected > 0 {
         add(
             "agent_spool_loss",
             Health::Warning,
             format!(
-                "エージェントの送信待ちデータが失われました (破棄 {} 件, 破損 {} 件)",
-                doc.agent.spool_dropped, doc.agent.spool_corrupt
+                "エージェントの送信待ちデータが失われました (破棄 {} 件, 破損 {} 件, サーバーが拒否 {} 件)",
+                a.spool_dropped, a.spool_corrupt, a.spool_rejected
             ),
         );
     }

@@ -111,6 +111,10 @@ pub struct AgentHealthDoc {
     pub spool_dropped: u64,
     pub spool_corrupt: u64,
     pub spool_backlog: u64,
+    /// Reports the server refused as invalid and the agent set aside
+    /// (absent in rows stored before the field existed).
+    #[serde(default)]
+    pub spool_rejected: u64,
 }
 
 pub fn timestamp(ts: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
@@ -216,6 +220,7 @@ impl From<&pb::Report> for ReportDoc {
                     spool_dropped: a.spool_dropped,
                     spool_corrupt: a.spool_corrupt,
                     spool_backlog: a.spool_backlog,
+                    spool_rejected: a.spool_rejected,
                 })
                 .unwrap_or_default(),
         }
