@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::windows::{WindowsAgent, win_path, windows_agent};
+use common::windows::{WindowsAgent, windows_agent};
 use common::{Server, TestDb, agent_id};
 use serde_json::Value;
 
@@ -331,49 +331,43 @@ async fn windows_enroll_then_run_with_default_state_dir_find_each_other_under_wi
     };
     let db = TestDb::new().await;
     let server = Server::start(&db.url);
-    let program_data = tempfile::tempdir().unwrap();
-    let env = [("ProgramData", win_path(program_data.path()))];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Wine sets %ProgramData% itself (C:\ProgramData of the prefix): this
+    // test is the only one that uses the default there, and starts clean.
+    let state = agent.prefix.join("drive_c/ProgramData/OnshiAgent/state");
+    let _ = std::fs::remove_dir_all(&state);
     let site = "clinic-windows-defaults";
     let (token, fingerprint) = server.enrolment_token(site);
     let url = server.grpc_url();
-    let out = agent.run_env(
-        &[
-            "enroll",
-            "--token",
-            &token,
-            "--ca-fingerprint",
-            &fingerprint,
-            "--server",
-            &url,
-        ],
-        &env,
-    );
+    let out = agent.run(&[
+        "enroll",
+        "--token",
+        &token,
+        "--ca-fingerprint",
+        &fingerprint,
+        "--server",
+        &url,
+    ]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let state = program_data.path().join("OnshiAgent").join("state");
     assert!(
         state.join("client.pem").is_file(),
         "enroll stored no identity in {state:?}"
     );
-    let out = agent.run_env(
-        &[
-            "run",
-            "--once",
-            "--max-attempts",
-            "1",
-            "--interval",
-            "0.1",
-            "--site-id",
-            site,
-            "--server",
-            &url,
-        ],
-        &env,
-    );
+    let out = agent.run(&[
+        "run",
+        "--once",
+        "--max-attempts",
+        "1",
+        "--interval",
+        "0.1",
+        "--site-id",
+        site,
+        "--server",
+        &url,
+    ]);
     assert!(
         out.status.success(),
         "run did not find the enrolled identity: {}",
@@ -386,6 +380,7 @@ async fn windows_enroll_then_run_with_default_state_dir_find_each_other_under_wi
         .await
         .unwrap();
     assert_eq!(acked, 1);
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 /// `install` reads back what Task Scheduler stored. Wine 8's Task Scheduler

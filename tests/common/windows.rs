@@ -400,17 +400,6 @@ impl WindowsAgent {
         output_within(self.wine_command(&self.exe).args(args), COMMAND_LIMIT)
     }
 
-    /// `onshi-agent.exe ARGS` under Wine with extra environment variables
-    /// (e.g. `ProgramData`, to give a test its own default state directory).
-    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = self.wine_command(&self.exe);
-        cmd.args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        output_within(&mut cmd, COMMAND_LIMIT)
-    }
-
     /// `onshi-agent.exe probe --format json EXTRA`, parsed; panics (with the
     /// agent's stderr) unless it exits 0 with JSON on stdout.
     pub fn probe_json(&self, extra: &[&str]) -> serde_json::Value {
