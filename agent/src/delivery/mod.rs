@@ -132,7 +132,12 @@ impl Agent {
         )
         .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
         // The spool knows the highest seq ever written, even when the state
-        // file was saved before it (a crash between the two).
+        // file was saved before it (a crash between the two); seqs the
+        // state file counts but the spool lost are counted as corrupt.
+        let mut spool = spool;
+        if let Err(e) = spool.note_seqs_used_through(state.next_seq.saturating_sub(1)) {
+            tracing::warn!(error = %e, "spool: cannot write the loss count yet");
+        }
         state.next_seq = state.next_seq.max(spool.last_seq() + 1);
         let channel = crate::transport::channel(&cfg.server).await?;
         let batch_limit = cfg.spool.batch_reports.clamp(1, 500);
@@ -273,12 +278,15 @@ impl Agent {
         }
         let content = content_key(&report);
         let low_value = self.last_content == Some(content) && loss.is_none();
+        // The seq is used whatever happens: a report that cannot be written
+        // is counted as dropped by the spool and said by the next one.
+        self.state.next_seq = seq + 1;
         self.spool
             .append(seq, low_value, &report.encode_to_vec(), loss)?;
         self.last_content = Some(content);
         // The spool holds the seq now; the state file is a second record of
-        // it (should the spool's last record ever be lost).
-        self.state.next_seq = seq + 1;
+        // it (should the spool's last record ever be lost). Saved only
+        // after the append: a seq the file counts is one the spool had.
         self.save_state();
         tracing::debug!(
             seq,
