@@ -1,23 +1,12 @@
 //! `onshi-agent`: runs on the オン資PC, probes the site and reports to
 //! onshi-server over gRPC/TLS. It never sends patient data or a secret.
 
-mod cli;
-mod config;
-mod delivery;
-mod enroll;
-mod fsutil;
-mod logfile;
-mod probe;
-mod service;
-mod spool;
-mod state;
-mod transport;
-
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use cli::{Cli, Command};
+use onshi_agent::cli::{Cli, Command};
+use onshi_agent::{config, delivery, enroll, logfile, probe, service};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 fn main() -> ExitCode {
