@@ -315,3 +315,104 @@ async fn a_corrupt_state_file_is_rebuilt_without_reusing_a_seq() {
         "the damaged file is kept for inspection"
     );
 }
+
+/// `enroll` and `run` without `--state-dir` use the same directory (on
+/// Linux the one systemd's `StateDirectory=` names in `$STATE_DIRECTORY`).
+#[tokio::test]
+async fn enroll_then_run_with_the_default_state_dir_find_each_other() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let config = root.path().join("agent.toml");
+    std::fs::write(&config, "").unwrap();
+    let (token, fingerprint) = server.enrolment_token(SITE);
+    let agent = |args: &[&str]| {
+        Command::new(bin("onshi-agent"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env_remove("ONSHI_STATE_DIR")
+            .env("STATE_DIRECTORY", &state)
+            .output()
+            .unwrap()
+    };
+    let url = server.grpc_url();
+    let out = agent(&[
+        "enroll",
+        "--token",
+        &token,
+        "--ca-fingerprint",
+        &fingerprint,
+        "--server",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        state.join("client.pem").is_file(),
+        "enroll stored no identity in {state:?}"
+    );
+    let out = agent(&[
+        "run",
+        "--once",
+        "--max-attempts",
+        "1",
+        "--interval",
+        "0.1",
+        "--site-id",
+        SITE,
+        "--server",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "run did not find the enrolled identity: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = db.pool().await;
+    let h = history(&pool, &common::agent_id(&state)).await;
+    assert_eq!(h.seqs, vec![1]);
+}
+
+/// A report the server refuses as invalid (here a site id with characters
+/// the contract does not allow) is set aside, not retried forever: the
+/// next report goes through, carries the count, and the ack passes the gap.
+#[tokio::test]
+async fn a_report_the_server_refuses_is_set_aside_counted_and_reported() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let agent_id = server.enroll(SITE, &state);
+    let out = run_agent_once(&server, &state, "bad site!", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a refused report is not a success: {stderr}"
+    );
+    assert!(stderr.contains("set aside"), "{stderr}");
+    assert!(state.join("spool/rejected").read_dir().unwrap().count() == 1);
+
+    let out = run_agent_once(&server, &state, SITE, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = db.pool().await;
+    let h = history(&pool, &agent_id).await;
+    assert_eq!(h.seqs, vec![2], "seq 1 was refused, seq 2 stored");
+    assert_eq!(h.acked, 2, "the ack passed the refused seq");
+    let rejected: i64 = sqlx::query_scalar(
+        "SELECT (report->'agent'->>'spool_rejected')::bigint FROM report_history WHERE agent_id = $1 AND seq = 2",
+    )
+    .bind(&agent_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rejected, 1, "reported upstream");
+}

@@ -7,7 +7,7 @@
 mod common;
 
 use common::windows::{WindowsAgent, windows_agent};
-use common::{Server, TestDb};
+use common::{Server, TestDb, agent_id};
 use serde_json::Value;
 
 /// The snapshot `onshi-agent.exe probe --format json` prints under Wine,
@@ -319,6 +319,68 @@ async fn windows_agent_enrols_and_delivers_over_mtls_under_wine() {
     };
     assert_eq!(target("portal")["reachable"], true, "{report:#}");
     assert_eq!(target("dead")["reachable"], false, "{report:#}");
+}
+
+/// `enroll` and `run` without `--state-dir` use the same directory,
+/// `%ProgramData%\OnshiAgent\state` (issue 10: a manual enrolment once
+/// stored the identity where the service never looked).
+#[tokio::test]
+async fn windows_enroll_then_run_with_default_state_dir_find_each_other_under_wine() {
+    let Some(agent) = windows_agent() else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    // Wine sets %ProgramData% itself (C:\ProgramData of the prefix): this
+    // test is the only one that uses the default there, and starts clean.
+    let state = agent.prefix.join("drive_c/ProgramData/OnshiAgent/state");
+    let _ = std::fs::remove_dir_all(&state);
+    let site = "clinic-windows-defaults";
+    let (token, fingerprint) = server.enrolment_token(site);
+    let url = server.grpc_url();
+    let out = agent.run(&[
+        "enroll",
+        "--token",
+        &token,
+        "--ca-fingerprint",
+        &fingerprint,
+        "--server",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        state.join("client.pem").is_file(),
+        "enroll stored no identity in {state:?}"
+    );
+    let out = agent.run(&[
+        "run",
+        "--once",
+        "--max-attempts",
+        "1",
+        "--interval",
+        "0.1",
+        "--site-id",
+        site,
+        "--server",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "run did not find the enrolled identity: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = db.pool().await;
+    let acked: i64 = sqlx::query_scalar("SELECT acked_seq FROM agents WHERE agent_id = $1")
+        .bind(agent_id(&state))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(acked, 1);
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 /// `install` reads back what Task Scheduler stored. Wine 8's Task Scheduler

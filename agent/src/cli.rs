@@ -1,4 +1,6 @@
-//! Command line of `onshi-agent`.
+//! Command line of `onshi-agent`. Options that the config file can also
+//! set are `Option`s here: `config::resolve` decides (flag or environment,
+//! then file, then default). Nothing below `main` reads these types.
 
 use std::path::PathBuf;
 
@@ -29,7 +31,7 @@ pub enum Command {
     /// Probe every interval and deliver reports to the server.
     Run(RunArgs),
     /// Enrol this PC with a one-time token (makes its key and certificate).
-    Enroll(crate::enroll::EnrollArgs),
+    Enroll(EnrollArgs),
     /// Print one snapshot of the probes as JSON (first command on site).
     Probe(ProbeArgs),
     /// Take a new baseline (accounts, network, reader) after a change made
@@ -50,9 +52,9 @@ pub struct ProbeConfig {
     /// PEM or DER file of the オン資 client certificate to watch for expiry.
     #[arg(long, env = "ONSHI_CERT_FILE")]
     pub cert_file: Option<PathBuf>,
-    /// Seconds before a single probe gives up.
-    #[arg(long, default_value_t = 3.0)]
-    pub probe_timeout: f64,
+    /// Seconds before a single probe gives up (default 3).
+    #[arg(long)]
+    pub probe_timeout: Option<f64>,
     /// Replay recorded Windows outputs from this directory instead of
     /// probing this PC (see agent/tests/fixtures/windows/).
     #[arg(long, env = "ONSHI_PROBE_SOURCE")]
@@ -93,17 +95,18 @@ pub struct BaselineArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+/// The state directory's help text, shared by every subcommand.
+const STATE_DIR_HELP: &str = "Directory for the agent's identity, state, spool and baseline \
+(or `state_dir` in the config file). Default: %ProgramData%\\OnshiAgent\\state on Windows; \
+elsewhere $STATE_DIRECTORY (set by systemd's StateDirectory=), else /var/lib/onshi-agent. \
+`enroll` and `run` use the same default.";
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Server gRPC URL, e.g. https://onshi.example.jp:50051 (or `server` in
     /// the config file).
-    #[arg(
-        long,
-        env = "ONSHI_SERVER",
-        default_value = "",
-        hide_default_value = true
-    )]
-    pub server: String,
+    #[arg(long, env = "ONSHI_SERVER")]
+    pub server: Option<String>,
     /// CA certificate (PEM) that signed the server's certificate (default:
     /// the one stored by `enroll` in --state-dir).
     #[arg(long, env = "ONSHI_CA_CERT")]
@@ -112,33 +115,50 @@ pub struct RunArgs {
     #[arg(long, env = "ONSHI_TLS_NAME")]
     pub tls_name: Option<String>,
     /// Site this PC belongs to (or `site_id` in the config file).
-    #[arg(
-        long,
-        env = "ONSHI_SITE_ID",
-        default_value = "",
-        hide_default_value = true
-    )]
-    pub site_id: String,
+    #[arg(long, env = "ONSHI_SITE_ID")]
+    pub site_id: Option<String>,
     /// Agent id; default: generated once and kept in --state-dir.
     #[arg(long, env = "ONSHI_AGENT_ID")]
     pub agent_id: Option<String>,
-    /// Directory for the agent's persistent state (agent id, next seq).
-    #[arg(long, env = "ONSHI_STATE_DIR", default_value_os_t = crate::config::default_state_dir())]
-    pub state_dir: PathBuf,
-    /// Seconds between reports.
-    #[arg(long, env = "ONSHI_INTERVAL", default_value_t = 60.0)]
-    pub interval: f64,
+    #[arg(long, env = "ONSHI_STATE_DIR", long_help = STATE_DIR_HELP)]
+    pub state_dir: Option<PathBuf>,
+    /// Seconds between reports (default 60).
+    #[arg(long, env = "ONSHI_INTERVAL")]
+    pub interval: Option<f64>,
     /// Collect and deliver one report, then exit (0 when acknowledged).
     #[arg(long)]
     pub once: bool,
     /// With --once: delivery attempts before giving up.
     #[arg(long, default_value_t = 5)]
     pub max_attempts: u32,
-    /// Longest pause between retries, in seconds.
-    #[arg(long, default_value_t = 300.0)]
-    pub max_backoff: f64,
+    /// Longest pause between retries, in seconds (default 60; docs/RELIABILITY.md).
+    #[arg(long)]
+    pub max_backoff: Option<f64>,
     #[command(flatten)]
     pub probe: ProbeConfig,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EnrollArgs {
+    /// Server gRPC URL, e.g. https://onshi.example.jp:50051 (or `server` in
+    /// the config file).
+    #[arg(long, env = "ONSHI_SERVER")]
+    pub server: Option<String>,
+    /// One-time enrolment token from the portal (サイト登録 → 登録トークン発行).
+    #[arg(long, env = "ONSHI_ENROL_TOKEN")]
+    pub token: String,
+    /// SHA-256 fingerprint (hex) of the server's CA certificate; the token is
+    /// sent only to a server whose chain contains that CA.
+    #[arg(long, env = "ONSHI_CA_FINGERPRINT")]
+    pub ca_fingerprint: Option<String>,
+    /// Or: the CA certificate (PEM) itself.
+    #[arg(long, env = "ONSHI_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// TLS name to verify in the server certificate (default: the URL's host).
+    #[arg(long, env = "ONSHI_TLS_NAME")]
+    pub tls_name: Option<String>,
+    #[arg(long, env = "ONSHI_STATE_DIR", long_help = STATE_DIR_HELP)]
+    pub state_dir: Option<PathBuf>,
 }
 
 fn parse_target(s: &str) -> Result<(String, String), String> {

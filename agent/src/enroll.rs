@@ -3,7 +3,6 @@
 //! client certificate. The private key never leaves the PC and is readable
 //! only by the service account.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
@@ -13,52 +12,11 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use sha2::Digest;
 use tonic::transport::{Certificate, ClientTlsConfig};
 
-use crate::state::StateFile;
+use crate::config::EnrollConfig;
+use crate::fsutil::{Perms, write_atomically};
+use crate::state::{Identity, StateFile};
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct EnrollArgs {
-    /// Server gRPC URL, e.g. https://onshi.example.jp:50051
-    #[arg(long, env = "ONSHI_SERVER")]
-    pub server: String,
-    /// One-time enrolment token from the portal (サイト登録 → 登録トークン発行).
-    #[arg(long, env = "ONSHI_ENROL_TOKEN")]
-    pub token: String,
-    /// SHA-256 fingerprint (hex) of the server's CA certificate; the token is
-    /// sent only to a server whose chain contains that CA.
-    #[arg(long, env = "ONSHI_CA_FINGERPRINT")]
-    pub ca_fingerprint: Option<String>,
-    /// Or: the CA certificate (PEM) itself.
-    #[arg(long, env = "ONSHI_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
-    /// TLS name to verify in the server certificate (default: the URL's host).
-    #[arg(long, env = "ONSHI_TLS_NAME")]
-    pub tls_name: Option<String>,
-    /// Directory for the agent's identity and state.
-    #[arg(long, env = "ONSHI_STATE_DIR", default_value = "/var/lib/onshi-agent")]
-    pub state_dir: PathBuf,
-}
-
-/// Files of an enrolled agent inside the state directory.
-pub struct Identity {
-    pub key: PathBuf,
-    pub cert: PathBuf,
-    pub ca: PathBuf,
-}
-
-impl Identity {
-    pub fn in_dir(dir: &Path) -> Self {
-        Self {
-            key: dir.join("client.key"),
-            cert: dir.join("client.pem"),
-            ca: dir.join("ca.pem"),
-        }
-    }
-    pub fn exists(&self) -> bool {
-        self.key.exists() && self.cert.exists() && self.ca.exists()
-    }
-}
-
-pub async fn run(args: EnrollArgs) -> anyhow::Result<()> {
+pub async fn run(args: EnrollConfig) -> anyhow::Result<()> {
     let (endpoint, host) = crate::transport::server_endpoint(&args.server)?;
     let port = endpoint.uri().port_u16().unwrap_or(50051);
     let tls_name = args.tls_name.clone().unwrap_or(host.clone());
@@ -87,7 +45,7 @@ pub async fn run(args: EnrollArgs) -> anyhow::Result<()> {
     let mut client = pb::enrollment_service_client::EnrollmentServiceClient::new(channel);
     let response = client
         .enroll(pb::EnrollRequest {
-            token: args.token.trim().to_owned(),
+            token: args.token.clone(),
             csr_pem: csr,
             hostname: hostname(),
         })
@@ -97,17 +55,27 @@ pub async fn run(args: EnrollArgs) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&args.state_dir)?;
     let id = Identity::in_dir(&args.state_dir);
-    write_private(&id.key, key.serialize_pem().as_bytes())?;
-    write_file(&id.cert, response.certificate_pem.as_bytes())?;
-    write_file(&id.ca, response.ca_pem.as_bytes())?;
+    write_atomically(&id.key, key.serialize_pem().as_bytes(), Perms::Private)?;
+    write_atomically(
+        &id.cert,
+        response.certificate_pem.as_bytes(),
+        Perms::Default,
+    )?;
+    write_atomically(&id.ca, response.ca_pem.as_bytes(), Perms::Default)?;
     let state_file = StateFile::new(&args.state_dir)?;
     let mut state = state_file.load_or_init(|| response.agent_id.clone())?;
     state.agent_id = response.agent_id.clone();
     state_file.save(&state)?;
-    std::fs::write(args.state_dir.join("site_id"), &response.site_id)?;
+    write_atomically(
+        &args.state_dir.join("site_id"),
+        response.site_id.as_bytes(),
+        Perms::Default,
+    )?;
     println!(
-        "enrolled: agent {} for site {}",
-        response.agent_id, response.site_id
+        "enrolled: agent {} for site {} (state directory {})",
+        response.agent_id,
+        response.site_id,
+        args.state_dir.display()
     );
     Ok(())
 }
@@ -219,33 +187,4 @@ impl rustls::client::danger::ServerCertVerifier for Capture {
             .signature_verification_algorithms
             .supported_schemes()
     }
-}
-
-/// Private key: owner-only (0600) on Unix; on Windows the state directory's
-/// ACL (SYSTEM and Administrators only, set by the installer) protects it.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomically(path, bytes, true)
-}
-
-pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomically(path, bytes, false)
-}
-
-/// Temp file, fsync, rename: a crash leaves the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        if private {
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        }
-        #[cfg(not(unix))]
-        let _ = private;
-        let mut file = options.open(&tmp)?;
-        std::io::Write::write_all(&mut file, bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(tmp, path)
 }

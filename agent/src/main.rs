@@ -1,31 +1,16 @@
 //! `onshi-agent`: runs on the オン資PC, probes the site and reports to
 //! onshi-server over gRPC/TLS. It never sends patient data or a secret.
 
-mod cli;
-mod config;
-mod delivery;
-mod enroll;
-mod logfile;
-mod probe;
-mod service;
-mod spool;
-mod state;
-mod transport;
-
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{CommandFactory, FromArgMatches};
-use cli::{Cli, Command};
+use clap::Parser;
+use onshi_agent::cli::{Cli, Command};
+use onshi_agent::{config, delivery, enroll, logfile, probe, service};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let sub = matches
-        .subcommand()
-        .map(|(_, m)| m.clone())
-        .unwrap_or_default();
+    let cli = Cli::parse();
     let file = match config::load(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
@@ -66,13 +51,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(mut args) => {
-                config::resolve_run(&mut args, &sub, &file)?;
-                delivery::run(args, &file).await
-            }
-            Command::Enroll(args) => enroll::run(args).await,
-            Command::Probe(mut args) => {
-                config::resolve_probe(&mut args.probe, &sub, &file);
+            Command::Run(args) => delivery::run(config::resolve(&args, &file)?).await,
+            Command::Enroll(args) => enroll::run(config::resolve_enroll(&args, &file)?).await,
+            Command::Probe(args) => {
                 let state_dir = config::state_dir(args.state_dir.clone(), &file);
                 let mut settings = config::probe_settings(&args.probe, Some(state_dir), &file);
                 if let Some(dir) = &args.record {
@@ -85,8 +66,7 @@ fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&snapshot)?);
                 Ok(())
             }
-            Command::Baseline(mut args) => {
-                config::resolve_probe(&mut args.probe, &sub, &file);
+            Command::Baseline(args) => {
                 let state_dir = config::state_dir(args.state_dir.clone(), &file);
                 std::fs::create_dir_all(&state_dir)?;
                 let settings = config::probe_settings(&args.probe, Some(state_dir), &file);

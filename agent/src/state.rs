@@ -7,11 +7,12 @@
 //! server. A corrupt file (a disk error, someone editing it) is therefore
 //! set aside and rebuilt from those, never a reason to stop reporting.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use crate::fsutil::{Perms, write_atomically};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AgentState {
@@ -83,19 +84,28 @@ impl StateFile {
     }
 
     pub fn save(&self, state: &AgentState) -> anyhow::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
-        let mut file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.write_all(&serde_json::to_vec(state)?)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            // The rename is durable only once the directory entry is synced.
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
+        write_atomically(&self.path, &serde_json::to_vec(state)?, Perms::Default)
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// Files of an enrolled agent inside the state directory.
+pub struct Identity {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+    pub ca: PathBuf,
+}
+
+impl Identity {
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            key: dir.join("client.key"),
+            cert: dir.join("client.pem"),
+            ca: dir.join("ca.pem"),
         }
-        Ok(())
+    }
+    pub fn exists(&self) -> bool {
+        self.key.exists() && self.cert.exists() && self.ca.exists()
     }
 }
 

@@ -2,20 +2,35 @@
 //! CA, and the agent's client certificate (mTLS) from enrolment. Renews the
 //! certificate before it expires.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use onshi_proto::v1 as pb;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use crate::cli::RunArgs;
-use crate::enroll;
+use crate::state::Identity;
+// tonic's name for a client certificate with its key.
+use crate::fsutil::{Perms, write_atomically};
+use tonic::transport::Identity as TlsIdentity;
 
 /// Renew when less than this is left (certificates live 30 days).
 const RENEW_BEFORE_DAYS: i64 = 10;
 
-pub async fn channel(args: &RunArgs) -> anyhow::Result<Channel> {
-    let id = enroll::Identity::in_dir(&args.state_dir);
+/// Where the server is and how to trust it.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub url: String,
+    /// CA that signed the server certificate; default: the enrolled one.
+    pub ca_cert: Option<PathBuf>,
+    /// Name to verify in the server certificate; default: the URL's host.
+    pub tls_name: Option<String>,
+    /// Holds the client identity from enrolment.
+    pub state_dir: PathBuf,
+}
+
+pub async fn channel(args: &ServerConfig) -> anyhow::Result<Channel> {
+    let id = Identity::in_dir(&args.state_dir);
     complete_pending_renewal(&id)?;
     if !id.exists() {
         bail!(
@@ -34,10 +49,10 @@ pub async fn channel(args: &RunArgs) -> anyhow::Result<Channel> {
         .with_context(|| format!("cannot read {}", id.cert.display()))?;
     let key = std::fs::read_to_string(&id.key)
         .with_context(|| format!("cannot read {}", id.key.display()))?;
-    let (endpoint, host) = server_endpoint(&args.server)?;
+    let (endpoint, host) = server_endpoint(&args.url)?;
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca))
-        .identity(Identity::from_pem(cert, key))
+        .identity(TlsIdentity::from_pem(cert, key))
         .domain_name(args.tls_name.clone().unwrap_or(host));
     Ok(endpoint
         .tls_config(tls)?
@@ -58,7 +73,7 @@ pub fn server_endpoint(server: &str) -> anyhow::Result<(Endpoint, String)> {
 
 /// Finishes a renewal interrupted between its two renames (see
 /// `renew_if_due`): both `.next` files were complete before the first one.
-fn complete_pending_renewal(id: &enroll::Identity) -> std::io::Result<()> {
+fn complete_pending_renewal(id: &Identity) -> std::io::Result<()> {
     let (key_next, cert_next) = (
         id.key.with_extension("next"),
         id.cert.with_extension("next"),
@@ -73,8 +88,8 @@ fn complete_pending_renewal(id: &enroll::Identity) -> std::io::Result<()> {
 }
 
 /// The agent id the server put in the client certificate (its CN).
-pub fn certificate_agent_id(state_dir: &std::path::Path) -> Option<String> {
-    let pem = std::fs::read(enroll::Identity::in_dir(state_dir).cert).ok()?;
+pub fn certificate_agent_id(state_dir: &Path) -> Option<String> {
+    let pem = std::fs::read(Identity::in_dir(state_dir).cert).ok()?;
     let (_, parsed) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
     let cert = parsed.parse_x509().ok()?;
     let cn = cert.subject().iter_common_name().next()?;
@@ -82,8 +97,8 @@ pub fn certificate_agent_id(state_dir: &std::path::Path) -> Option<String> {
 }
 
 /// Days until the client certificate expires, if it can be read.
-pub fn days_left(args: &RunArgs) -> Option<i64> {
-    let pem = std::fs::read(enroll::Identity::in_dir(&args.state_dir).cert).ok()?;
+pub fn days_left(state_dir: &Path) -> Option<i64> {
+    let pem = std::fs::read(Identity::in_dir(state_dir).cert).ok()?;
     let (_, parsed) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
     let cert = parsed.parse_x509().ok()?;
     let not_after = cert.validity().not_after.timestamp();
@@ -92,8 +107,8 @@ pub fn days_left(args: &RunArgs) -> Option<i64> {
 
 /// Renews the client certificate when it is due. Returns true when a new
 /// certificate was stored (the caller then rebuilds its channel).
-pub async fn renew_if_due(args: &RunArgs, channel: Channel) -> anyhow::Result<bool> {
-    match days_left(args) {
+pub async fn renew_if_due(args: &ServerConfig, channel: Channel) -> anyhow::Result<bool> {
+    match days_left(&args.state_dir) {
         Some(days) if days >= RENEW_BEFORE_DAYS => return Ok(false),
         None => return Ok(false),
         Some(_) => {}
@@ -107,19 +122,22 @@ pub async fn renew_if_due(args: &RunArgs, channel: Channel) -> anyhow::Result<bo
         .await
         .map_err(|s| anyhow::anyhow!("certificate renewal refused: {}", s.message()))?
         .into_inner();
-    let id = enroll::Identity::in_dir(&args.state_dir);
+    let id = Identity::in_dir(&args.state_dir);
     // Both files are complete before either is renamed into place; a crash
     // between the renames is finished by `complete_pending_renewal`.
-    enroll::write_private(
+    write_atomically(
         &id.key.with_extension("next"),
         key.serialize_pem().as_bytes(),
+        Perms::Private,
     )?;
-    enroll::write_file(
+    write_atomically(
         &id.cert.with_extension("next"),
         response.certificate_pem.as_bytes(),
+        Perms::Default,
     )?;
     std::fs::rename(id.key.with_extension("next"), &id.key)?;
     std::fs::rename(id.cert.with_extension("next"), &id.cert)?;
+    crate::fsutil::sync_dir(&id.cert);
     tracing::info!("client certificate renewed");
     Ok(true)
 }

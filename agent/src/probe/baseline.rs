@@ -3,7 +3,6 @@
 //! the reader looked like when NTT East left the site. Kept in the state
 //! directory with the per-agent fingerprint key; neither is ever sent.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::accounts::WindowsBaseline;
 use super::ipconfig::IpConfig;
 use super::reader::Maker;
+use crate::fsutil::{Perms, write_atomically};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
@@ -52,7 +52,7 @@ impl BaselineStore {
     }
 
     pub fn save(&self, b: &Baseline) -> std::io::Result<()> {
-        write_private(&self.path, &serde_json::to_vec_pretty(b)?)
+        write_atomically(&self.path, &serde_json::to_vec_pretty(b)?, Perms::Private)
     }
 
     /// The per-agent HMAC key; made on first use when `create`.
@@ -68,7 +68,7 @@ impl BaselineStore {
         }
         let mut key = vec![0u8; 32];
         rand::rng().fill_bytes(&mut key);
-        match write_private(&self.key_path, &key) {
+        match write_atomically(&self.key_path, &key, Perms::Private) {
             Ok(()) => Some(key),
             Err(e) => {
                 tracing::error!(path = %self.key_path.display(), error = %e, "cannot store the fingerprint key");
@@ -91,21 +91,6 @@ pub fn summary(b: &Baseline) -> serde_json::Value {
         "ip_config": b.ip,
         "reader_maker": b.reader_maker,
     })
-}
-
-/// Temp file (owner-only on Unix; the state folder's ACL on Windows),
-/// fsync, rename.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -26,6 +26,12 @@ pub struct HostInfo {
     pub agent_version: &'static str,
 }
 
+impl Default for HostInfo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl HostInfo {
     pub fn new() -> Self {
         HostInfo {

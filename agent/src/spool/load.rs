@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use super::record::{self, Kind, Marks, Record};
-use super::{Entry, Segment, segment_path, write_atomically};
+use super::write::write_atomically;
+use super::{Entry, Segment, segment_path};
 
 pub(super) struct Loaded {
     pub segments: Vec<Segment>,
@@ -88,7 +89,11 @@ pub(super) fn load(dir: &Path, ids: &[u64]) -> Loaded {
     }
 
     // How many reports each damaged stretch cost: the pending seqs missing
-    // between its readable neighbours (at least one record).
+    // between its readable neighbours — only seqs really lost: none when the
+    // damage was a mark or an already acknowledged report. Damage after the
+    // last readable report is not counted here: a torn write was never
+    // durable (its seq is free again), and a rotten tail the state file
+    // remembers is counted by `Spool::note_seqs_used_through`.
     let settled = marks.settled;
     let mut lost_per_segment = vec![0u64; seen.len()];
     let mut prev_seq = 0u64;
@@ -99,7 +104,7 @@ pub(super) fn load(dir: &Path, ids: &[u64]) -> Loaded {
                 Item::Report { seq, .. } => {
                     for (dsi, before) in open_damage.drain(..) {
                         let missing = seq.saturating_sub(before.max(settled) + 1);
-                        lost_per_segment[dsi] += missing.max(1);
+                        lost_per_segment[dsi] += missing;
                     }
                     prev_seq = prev_seq.max(*seq);
                 }
@@ -119,9 +124,6 @@ pub(super) fn load(dir: &Path, ids: &[u64]) -> Loaded {
                 }
             }
         }
-    }
-    for (dsi, _) in open_damage {
-        lost_per_segment[dsi] += 1;
     }
 
     let mut segments = Vec::new();

@@ -18,12 +18,14 @@
 mod bound;
 mod load;
 pub mod record;
+mod write;
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::fsutil::Perms;
 use record::{Kind, Marks, Record};
 
 #[derive(Debug, Clone, Copy)]
@@ -51,9 +53,21 @@ impl Limits {
 pub struct Loss {
     pub dropped: u64,
     pub corrupt: u64,
+    /// Refused by the server as invalid and set aside.
+    pub rejected: u64,
     dropped_total: u64,
     corrupt_total: u64,
+    rejected_total: u64,
 }
+
+impl Loss {
+    pub fn is_none(&self) -> bool {
+        self.dropped == 0 && self.corrupt == 0 && self.rejected == 0
+    }
+}
+
+/// Most reports kept in `rejected/` for support to look at.
+const KEEP_REJECTED: usize = 16;
 
 /// Reports to send together: consecutive seqs, oldest first.
 #[derive(Debug)]
@@ -83,19 +97,38 @@ struct Entry {
 pub struct Spool {
     dir: PathBuf,
     limits: Limits,
-    /// Ascending ids; the last one is active (takes appends).
+    /// Ascending ids; the last one is active (takes appends). Empty only
+    /// when not even a first segment could be written (a full disk).
     segments: Vec<Segment>,
-    active: File,
+    active: Option<File>,
     pending: VecDeque<Entry>,
+    /// The marks as last written durably.
     marks: Marks,
+    /// The marks as they should be: every change lands here first and is
+    /// copied to `marks` only once a record carrying it is fsynced. On a
+    /// full disk `want` runs ahead; the next write that succeeds carries it.
+    want: Marks,
+    /// Tests: a simulated disk of this many bytes for the segments.
+    #[cfg(test)]
+    capacity: Option<u64>,
 }
 
 impl Spool {
     /// Opens (or creates) the spool in `dir`. Damaged records are skipped,
-    /// counted and repaired here; only an unusable directory is an error.
+    /// counted and repaired here; only an unusable directory is an error —
+    /// a full disk is not: the spool then works with what it has.
     pub fn open(dir: &Path, limits: Limits) -> io::Result<Spool> {
+        Self::open_on(dir, limits, None)
+    }
+
+    /// Tests: opens the spool on a simulated disk of `capacity` bytes.
+    #[cfg(test)]
+    pub fn open_with_capacity(dir: &Path, limits: Limits, capacity: u64) -> io::Result<Spool> {
+        Self::open_on(dir, limits, Some(capacity))
+    }
+
+    fn open_on(dir: &Path, limits: Limits, _capacity: Option<u64>) -> io::Result<Spool> {
         std::fs::create_dir_all(dir)?;
-        let limits = limits.sane();
         let mut ids = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
@@ -114,43 +147,48 @@ impl Spool {
             }
         }
         ids.sort_unstable();
-        let mut loaded = load::load(dir, &ids);
-        if loaded.segments.is_empty() {
-            let bytes = record::encode(&Record::mark(loaded.marks));
-            write_atomically(&segment_path(dir, 1), &bytes)?;
-            loaded.segments.push(Segment {
-                id: 1,
-                bytes: bytes.len() as u64,
-                max_seq: 0,
-            });
-        }
-        let newest = loaded.segments.last().map(|s| s.id).unwrap_or(1);
-        let active = OpenOptions::new()
-            .append(true)
-            .open(segment_path(dir, newest))?;
+        let loaded = load::load(dir, &ids);
+        let active = match loaded.segments.last() {
+            Some(s) => Some(
+                OpenOptions::new()
+                    .append(true)
+                    .open(segment_path(dir, s.id))?,
+            ),
+            None => None,
+        };
         let mut spool = Spool {
             dir: dir.to_owned(),
-            limits,
+            limits: limits.sane(),
             segments: loaded.segments,
             active,
             pending: loaded.pending,
-            marks: loaded.marks,
+            // Not known to be in one record yet: written below.
+            marks: Marks::default(),
+            want: loaded.marks,
+            #[cfg(test)]
+            capacity: _capacity,
         };
-        // The newest segment now holds the merged state, so any older
+        // The newest segment then holds the merged state, so any older
         // segment can go once its reports are settled.
-        spool.append_mark()?;
-        spool.delete_settled()?;
-        spool.make_room(0)?;
+        match spool.persist() {
+            Ok(()) => spool.delete_settled(spool.marks.settled)?,
+            Err(e) => {
+                tracing::error!(error = %e, "spool: cannot write to the spool (disk full?); starting with what it holds")
+            }
+        }
+        if let Err(e) = spool.make_room(0) {
+            tracing::error!(error = %e, "spool: cannot free space at start");
+        }
         Ok(spool)
     }
 
     pub fn last_seq(&self) -> u64 {
-        self.marks.last_seq
+        self.want.last_seq
     }
 
     /// The server's contiguous ack as last recorded.
     pub fn acked(&self) -> u64 {
-        self.marks.acked
+        self.want.acked
     }
 
     pub fn backlog(&self) -> u64 {
@@ -163,18 +201,56 @@ impl Spool {
 
     /// Losses since the last report that carried them.
     pub fn unreported_loss(&self) -> Loss {
-        let m = &self.marks;
+        let m = &self.want;
         Loss {
             dropped: m.dropped_total.saturating_sub(m.dropped_reported),
             corrupt: m.corrupt_total.saturating_sub(m.corrupt_reported),
+            rejected: m.rejected_total.saturating_sub(m.rejected_reported),
             dropped_total: m.dropped_total,
             corrupt_total: m.corrupt_total,
+            rejected_total: m.rejected_total,
         }
+    }
+
+    /// Seqs up to `seq` were given to reports (the state file says so) but
+    /// the spool has no trace of those above its last one: records lost
+    /// after they were written (a rotten or vanished tail). Counted as
+    /// corrupt, once, and never reused.
+    pub fn note_seqs_used_through(&mut self, seq: u64) -> io::Result<()> {
+        if seq <= self.want.last_seq {
+            return Ok(());
+        }
+        let lost = seq - self.want.last_seq;
+        tracing::error!(
+            lost,
+            through = seq,
+            "spool: reports the state file counts are not in the spool; counted as corrupt"
+        );
+        self.want.corrupt_total += lost;
+        self.want.last_seq = seq;
+        self.persist()
     }
 
     /// Writes a report durably (fsync) before returning. `loss` is what the
     /// report carries, from [`Spool::unreported_loss`] when it was built.
+    /// On failure the seq stays used and the report is counted as dropped
+    /// (said upstream by the next report that can be written).
     pub fn append(
+        &mut self,
+        seq: u64,
+        low_value: bool,
+        payload: &[u8],
+        loss: Loss,
+    ) -> io::Result<()> {
+        self.want.last_seq = self.want.last_seq.max(seq);
+        let result = self.try_append(seq, low_value, payload, loss);
+        if result.is_err() {
+            self.want.dropped_total += 1;
+        }
+        result
+    }
+
+    fn try_append(
         &mut self,
         seq: u64,
         low_value: bool,
@@ -185,16 +261,17 @@ impl Spool {
         // Room for the report and for the mark that opens a new segment.
         self.make_room(len + record::frame_len(0) as u64)?;
         let active_bytes = self.segments.last().map(|s| s.bytes).unwrap_or(0);
-        if active_bytes + len > self.limits.segment_bytes
-            && active_bytes > record::frame_len(0) as u64
+        if self.segments.is_empty()
+            || (active_bytes + len > self.segment_bytes()
+                && active_bytes > record::frame_len(0) as u64)
         {
             let next = self.segments.last().map(|s| s.id + 1).unwrap_or(1);
             self.start_segment(next)?;
         }
-        let mut marks = self.marks;
-        marks.last_seq = marks.last_seq.max(seq);
+        let mut marks = self.want;
         marks.dropped_reported = marks.dropped_reported.max(loss.dropped_total);
         marks.corrupt_reported = marks.corrupt_reported.max(loss.corrupt_total);
+        marks.rejected_reported = marks.rejected_reported.max(loss.rejected_total);
         let bytes = record::encode(&Record {
             kind: Kind::Report,
             seq,
@@ -203,10 +280,11 @@ impl Spool {
             payload,
         });
         let offset = self.write_active(&bytes)?;
+        self.want = marks;
         self.marks = marks;
         let segment = self.segments.last_mut().expect("an active segment");
         segment.max_seq = segment.max_seq.max(seq);
-        if seq > self.marks.settled {
+        if seq > self.want.settled {
             self.pending.push_back(Entry {
                 seq,
                 segment: segment.id,
@@ -273,43 +351,81 @@ impl Spool {
                 "spool: stored report no longer passes its checksum; skipped and counted as corrupt"
             );
             self.pending.pop_front();
-            self.marks.corrupt_total += 1;
-            self.append_mark()?;
+            self.want.corrupt_total += 1;
+            self.persist()?;
         }
     }
 
-    /// Records the server's contiguous ack and forgets what it covers.
+    /// Records the server's contiguous ack and forgets what it covers. The
+    /// acknowledged reports leave the send queue at once, even when the
+    /// mark cannot be written (a full disk): an acknowledged batch is never
+    /// sent again; the mark is written by the next write that succeeds.
     pub fn ack(&mut self, acked: u64) -> io::Result<()> {
-        let before = self.marks;
-        self.marks.acked = self.marks.acked.max(acked);
-        self.marks.settled = self.marks.settled.max(acked);
-        self.marks.last_seq = self.marks.last_seq.max(acked);
-        if self.marks == before {
-            return Ok(());
-        }
-        self.append_mark()?;
+        self.want.acked = self.want.acked.max(acked);
+        self.want.settled = self.want.settled.max(acked);
+        self.want.last_seq = self.want.last_seq.max(acked);
         self.forget_settled();
-        self.delete_settled()
+        self.persist()?;
+        self.delete_settled(self.marks.settled)
     }
 
-    /// Gives up the oldest pending report (the server rejects it for good);
-    /// it is counted as dropped. Returns its seq.
+    /// Gives up the oldest pending report (it cannot be decoded); it is
+    /// counted as dropped. Returns its seq.
     pub fn give_up_oldest(&mut self) -> io::Result<Option<u64>> {
         let Some(e) = self.pending.front().copied() else {
             return Ok(None);
         };
-        self.marks.settled = self.marks.settled.max(e.seq);
-        self.marks.dropped_total += 1;
-        self.append_mark()?;
+        self.want.settled = self.want.settled.max(e.seq);
+        self.want.dropped_total += 1;
         self.forget_settled();
+        self.persist()?;
         Ok(Some(e.seq))
+    }
+
+    /// Sets the oldest pending report aside: the server refused it as
+    /// permanently invalid. A copy goes to `rejected/SEQ.pb` (the newest
+    /// few are kept, best effort) for support; it is counted as rejected
+    /// and never sent again.
+    pub fn set_aside_oldest(&mut self, payload: &[u8]) -> io::Result<Option<u64>> {
+        let Some(e) = self.pending.front().copied() else {
+            return Ok(None);
+        };
+        self.keep_rejected(e.seq, payload);
+        self.want.settled = self.want.settled.max(e.seq);
+        self.want.rejected_total += 1;
+        self.forget_settled();
+        self.persist()?;
+        Ok(Some(e.seq))
+    }
+
+    fn keep_rejected(&self, seq: u64, payload: &[u8]) {
+        let dir = self.dir.join("rejected");
+        let kept = std::fs::create_dir_all(&dir).and_then(|()| {
+            crate::fsutil::write_atomically(
+                &dir.join(format!("{seq:020}.pb")),
+                payload,
+                Perms::Default,
+            )
+        });
+        if let Err(e) = kept {
+            tracing::warn!(seq, error = %e, "cannot keep a copy of the rejected report");
+            return;
+        }
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.sort();
+        let excess = names.len().saturating_sub(KEEP_REJECTED);
+        for old in &names[..excess] {
+            let _ = std::fs::remove_file(old);
+        }
     }
 
     fn forget_settled(&mut self) {
         while self
             .pending
             .front()
-            .is_some_and(|e| e.seq <= self.marks.settled)
+            .is_some_and(|e| e.seq <= self.want.settled)
         {
             self.pending.pop_front();
         }
@@ -317,54 +433,6 @@ impl Spool {
 
     fn segment_path(&self, id: u64) -> PathBuf {
         segment_path(&self.dir, id)
-    }
-
-    /// Appends a mark with the current state to the active segment.
-    fn append_mark(&mut self) -> io::Result<()> {
-        let bytes = record::encode(&Record::mark(self.marks));
-        self.write_active(&bytes).map(|_| ())
-    }
-
-    /// Appends and fsyncs; returns the offset written at. On failure the
-    /// segment is cut back so that no half record stays behind.
-    fn write_active(&mut self, bytes: &[u8]) -> io::Result<u64> {
-        let segment = self.segments.last_mut().expect("an active segment");
-        let offset = segment.bytes;
-        let result = self
-            .active
-            .write_all(bytes)
-            .and_then(|()| self.active.sync_data());
-        if let Err(e) = result {
-            let _ = self.active.set_len(offset);
-            return Err(e);
-        }
-        segment.bytes += bytes.len() as u64;
-        Ok(offset)
-    }
-
-    /// Creates segment `id`, starting with a mark, and makes it active.
-    fn start_segment(&mut self, id: u64) -> io::Result<()> {
-        let bytes = record::encode(&Record::mark(self.marks));
-        let path = self.segment_path(id);
-        write_atomically(&path, &bytes)?;
-        self.active = OpenOptions::new().append(true).open(&path)?;
-        self.segments.push(Segment {
-            id,
-            bytes: bytes.len() as u64,
-            max_seq: 0,
-        });
-        Ok(())
-    }
-
-    /// Removes older segments whose reports are all settled. The active
-    /// segment holds the latest marks, so nothing else is lost with them.
-    fn delete_settled(&mut self) -> io::Result<()> {
-        while self.segments.len() > 1 && self.segments[0].max_seq <= self.marks.settled {
-            let id = self.segments[0].id;
-            remove_file(&self.segment_path(id))?;
-            self.segments.remove(0);
-        }
-        Ok(())
     }
 }
 
@@ -380,38 +448,7 @@ fn read_record(file: &mut File, e: &Entry) -> Option<Vec<u8>> {
     (rec.kind == Kind::Report && rec.seq == e.seq).then(|| rec.payload.to_vec())
 }
 
-/// Temp file, fsync, rename, fsync the directory: the file is either the old
-/// one or the new one after a crash, never a mix.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("seg.tmp");
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    sync_dir(path);
-    Ok(())
-}
-
-fn remove_file(path: &Path) -> io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => {
-            sync_dir(path);
-            Ok(())
-        }
-    }
-}
-
-/// Makes a rename or removal durable. Windows cannot open a directory this
-/// way and journals the change itself, so a failure is ignored.
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent()
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-}
-
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_disk_full;

@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! frame = magic[4] | body_len u32 LE | crc32(body_len ++ body) u32 LE | body
-//! body  = kind u8 | flags u8 | seq u64 | marks 7 × u64 | payload
+//! body  = kind u8 | flags u8 | seq u64 | marks 7 × u64 | [2 × u64] | payload
 //! ```
+//!
+//! The two words in brackets (`rejected_total`, `rejected_reported`) are
+//! present when flag bit 2 is set: every record written now has them, and a
+//! record of an older agent (without) still reads, with both at 0.
 //!
 //! Every record carries the spool's [`Marks`] as of its writing, so the state
 //! after a restart is the field-wise maximum over all readable records: an ack
@@ -16,10 +20,13 @@
 /// valid CRC to be taken for a record.
 pub const MAGIC: [u8; 4] = [0xA7, b'O', b'S', 0x01];
 pub const HEADER_LEN: usize = 12;
-const FIXED_LEN: usize = 2 + 8 + 7 * 8;
+const BASE_LEN: usize = 2 + 8 + 7 * 8;
+const FIXED_LEN: usize = BASE_LEN + 2 * 8;
 /// A body longer than this is a corrupt length field, not a report.
 pub const MAX_BODY_LEN: usize = 4 << 20;
 const FLAG_LOW_VALUE: u8 = 1;
+/// The record has the rejected counters.
+const FLAG_REJECTED_WORDS: u8 = 2;
 
 /// Counters that only grow; merged field-wise with `max`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,6 +43,9 @@ pub struct Marks {
     /// `dropped_total` / `corrupt_total` as already carried by a report.
     pub dropped_reported: u64,
     pub corrupt_reported: u64,
+    /// Reports the server refused as invalid, set aside by the agent.
+    pub rejected_total: u64,
+    pub rejected_reported: u64,
 }
 
 impl Marks {
@@ -47,9 +57,11 @@ impl Marks {
         self.corrupt_total = self.corrupt_total.max(other.corrupt_total);
         self.dropped_reported = self.dropped_reported.max(other.dropped_reported);
         self.corrupt_reported = self.corrupt_reported.max(other.corrupt_reported);
+        self.rejected_total = self.rejected_total.max(other.rejected_total);
+        self.rejected_reported = self.rejected_reported.max(other.rejected_reported);
     }
 
-    fn to_words(self) -> [u64; 7] {
+    fn to_words(self) -> [u64; 9] {
         [
             self.last_seq,
             self.acked,
@@ -58,10 +70,12 @@ impl Marks {
             self.corrupt_total,
             self.dropped_reported,
             self.corrupt_reported,
+            self.rejected_total,
+            self.rejected_reported,
         ]
     }
 
-    fn from_words(w: [u64; 7]) -> Self {
+    fn from_words(w: [u64; 9]) -> Self {
         Marks {
             last_seq: w[0],
             acked: w[1],
@@ -70,6 +84,8 @@ impl Marks {
             corrupt_total: w[4],
             dropped_reported: w[5],
             corrupt_reported: w[6],
+            rejected_total: w[7],
+            rejected_reported: w[8],
         }
     }
 }
@@ -116,7 +132,8 @@ pub fn encode(rec: &Record) -> Vec<u8> {
     out.extend_from_slice(&(body_len as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]); // crc, filled below
     out.push(rec.kind as u8);
-    out.push(if rec.low_value { FLAG_LOW_VALUE } else { 0 });
+    let low_value = if rec.low_value { FLAG_LOW_VALUE } else { 0 };
+    out.push(low_value | FLAG_REJECTED_WORDS);
     out.extend_from_slice(&rec.seq.to_le_bytes());
     for w in rec.marks.to_words() {
         out.extend_from_slice(&w.to_le_bytes());
@@ -142,7 +159,7 @@ pub fn decode_at(data: &[u8], pos: usize) -> Option<(Record<'_>, usize)> {
         return None;
     }
     let body_len = u32::from_le_bytes(header[4..8].try_into().ok()?) as usize;
-    if !(FIXED_LEN..=MAX_BODY_LEN).contains(&body_len) {
+    if !(BASE_LEN..=MAX_BODY_LEN).contains(&body_len) {
         return None;
     }
     let body = data.get(pos + HEADER_LEN..pos + HEADER_LEN + body_len)?;
@@ -155,18 +172,28 @@ pub fn decode_at(data: &[u8], pos: usize) -> Option<(Record<'_>, usize)> {
         2 => Kind::Mark,
         _ => return None,
     };
+    let flags = body[1];
+    let words = if flags & FLAG_REJECTED_WORDS != 0 {
+        9
+    } else {
+        7
+    };
+    let fixed = 2 + 8 + words * 8;
+    if body_len < fixed {
+        return None;
+    }
     let word =
         |i: usize| u64::from_le_bytes(body[2 + i * 8..10 + i * 8].try_into().unwrap_or_default());
-    let mut marks = [0u64; 7];
-    for (i, m) in marks.iter_mut().enumerate() {
+    let mut marks = [0u64; 9];
+    for (i, m) in marks.iter_mut().take(words).enumerate() {
         *m = word(i + 1);
     }
     let rec = Record {
         kind,
         seq: word(0),
-        low_value: body[1] & FLAG_LOW_VALUE != 0,
+        low_value: flags & FLAG_LOW_VALUE != 0,
         marks: Marks::from_words(marks),
-        payload: &body[FIXED_LEN..],
+        payload: &body[fixed..],
     };
     Some((rec, HEADER_LEN + body_len))
 }
@@ -254,6 +281,8 @@ mod tests {
             corrupt_total: 2,
             dropped_reported: 1,
             corrupt_reported: 0,
+            rejected_total: n / 3,
+            rejected_reported: 0,
         }
     }
 
@@ -344,6 +373,29 @@ mod tests {
                 "every byte is either a record or damage"
             );
         }
+    }
+
+    #[test]
+    fn a_record_of_an_older_agent_still_reads() {
+        // As written before the rejected counters: 7 mark words, flag 0.
+        let mut body = vec![Kind::Report as u8, 0];
+        body.extend_from_slice(&9u64.to_le_bytes());
+        for w in 1..=7u64 {
+            body.extend_from_slice(&w.to_le_bytes());
+        }
+        body.extend_from_slice(b"old");
+        let mut frame = MAGIC.to_vec();
+        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&checksum(&frame[4..8], &body).to_le_bytes());
+        frame.extend_from_slice(&body);
+        let (rec, len) = decode_at(&frame, 0).unwrap();
+        assert_eq!(len, frame.len());
+        assert_eq!((rec.seq, rec.payload), (9, &b"old"[..]));
+        assert_eq!((rec.marks.last_seq, rec.marks.corrupt_reported), (1, 7));
+        assert_eq!(
+            (rec.marks.rejected_total, rec.marks.rejected_reported),
+            (0, 0)
+        );
     }
 
     #[test]

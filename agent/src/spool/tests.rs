@@ -1,3 +1,5 @@
+use std::io::Write;
+
 use super::*;
 
 fn limits() -> Limits {
@@ -114,7 +116,11 @@ fn torn_tail_is_counted_once_and_the_rest_is_kept() {
     drop(f);
 
     let s = Spool::open(dir.path(), limits()).unwrap();
-    assert_eq!(s.unreported_loss().corrupt, 1);
+    assert_eq!(
+        s.unreported_loss().corrupt,
+        0,
+        "a torn write was never durable: no seq is lost"
+    );
     assert_eq!(
         s.last_seq(),
         5,
@@ -124,22 +130,13 @@ fn torn_tail_is_counted_once_and_the_rest_is_kept() {
     let mut s = Spool::open(dir.path(), limits()).unwrap();
     assert_eq!(
         s.unreported_loss().corrupt,
-        1,
-        "repaired: not counted twice"
+        0,
+        "repaired, still nothing lost"
     );
     append(&mut s, 6, false);
-    assert_eq!(s.unreported_loss().corrupt, 0, "report 6 carried the count");
     drop(s);
     let mut s = Spool::open(dir.path(), limits()).unwrap();
-    assert_eq!(
-        s.unreported_loss(),
-        Loss {
-            dropped: 0,
-            corrupt: 0,
-            dropped_total: 0,
-            corrupt_total: 1
-        }
-    );
+    assert_eq!(s.unreported_loss(), Loss::default());
     assert_eq!(drain(&mut s), (1..=6).collect::<Vec<_>>());
 }
 
@@ -195,7 +192,11 @@ fn garbage_files_never_stop_the_spool() {
     .unwrap();
     std::fs::write(dir.path().join("README"), b"not a segment").unwrap();
     let mut s = Spool::open(dir.path(), limits()).unwrap();
-    assert_eq!(s.unreported_loss().corrupt, 1);
+    assert_eq!(
+        s.unreported_loss().corrupt,
+        0,
+        "garbage held no seq the spool knew of"
+    );
     append(&mut s, 1, false);
     assert_eq!(drain(&mut s), vec![1]);
     assert!(!dir.path().join("00000000000000000002.seg.tmp").exists());
@@ -335,4 +336,32 @@ fn random_crashes_lose_nothing_that_was_durable() {
         (1..next_seq).collect::<Vec<_>>(),
         "every durable report exactly once, in order"
     );
+}
+
+#[test]
+fn a_rejected_report_is_set_aside_counted_once_and_never_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    for seq in 1..=3 {
+        append(&mut s, seq, false);
+    }
+    assert_eq!(s.set_aside_oldest(&payload(1)).unwrap(), Some(1));
+    assert_eq!(s.unreported_loss().rejected, 1);
+    assert_eq!(
+        std::fs::read(dir.path().join("rejected").join(format!("{:020}.pb", 1))).unwrap(),
+        payload(1),
+        "a copy is kept for support"
+    );
+    drop(s);
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    let loss = s.unreported_loss();
+    assert_eq!(
+        (loss.rejected, loss.dropped),
+        (1, 0),
+        "durable, and not a drop"
+    );
+    assert_eq!(drain(&mut s), vec![2, 3]);
+    // The next report carries the count; after it, nothing is unreported.
+    s.append(4, false, &payload(4), loss).unwrap();
+    assert_eq!(s.unreported_loss().rejected, 0);
 }

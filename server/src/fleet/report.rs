@@ -117,6 +117,10 @@ pub struct AgentHealthDoc {
     /// "probe: error" lines of the probes that failed for this report: a
     /// missing section is then known to be unobserved, not healthy.
     pub probe_errors: Vec<String>,
+    /// Reports the server refused as invalid and the agent set aside
+    /// (absent in rows stored before the field existed).
+    #[serde(default)]
+    pub spool_rejected: u64,
 }
 
 pub fn timestamp(ts: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
@@ -224,6 +228,7 @@ impl From<&pb::Report> for ReportDoc {
                     spool_backlog: a.spool_backlog,
                     spool_bytes: a.spool_bytes,
                     probe_errors: a.probe_errors.clone(),
+                    spool_rejected: a.spool_rejected,
                 })
                 .unwrap_or_default(),
         }

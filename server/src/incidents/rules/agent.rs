@@ -25,16 +25,18 @@ pub fn probe_errors(doc: &ReportDoc) -> Option<Condition> {
 /// stays until an operator resolves it (`Rule::auto_resolves`).
 pub fn spool_loss(doc: &ReportDoc) -> Option<Condition> {
     let a = &doc.agent;
-    (a.spool_dropped > 0 || a.spool_corrupt > 0).then(|| {
+    (a.spool_dropped > 0 || a.spool_corrupt > 0 || a.spool_rejected > 0).then(|| {
         Condition::new(
             Rule::AgentSpoolLoss,
             Health::Warning,
             format!(
-                "エージェントの送信待ちデータが失われました（破棄 {} 件、破損 {} 件）",
-                a.spool_dropped, a.spool_corrupt
+                "エージェントの送信待ちデータが失われました（破棄 {} 件、破損 {} 件、サーバーが拒否 {} 件）",
+                a.spool_dropped, a.spool_corrupt, a.spool_rejected
             ),
             "オン資PCのディスク空き容量と、停止していた期間を確認してください。確認したら手動で解決にしてください",
         )
-        .evidence(serde_json::json!({ "dropped": a.spool_dropped, "corrupt": a.spool_corrupt }))
+        .evidence(serde_json::json!({
+            "dropped": a.spool_dropped, "corrupt": a.spool_corrupt, "rejected": a.spool_rejected,
+        }))
     })
 }

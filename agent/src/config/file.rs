@@ -1,44 +1,13 @@
-//! The agent's TOML configuration file (`--config`, default per OS) and how
-//! it combines with the command line: a flag or its environment variable
-//! wins, then the file, then the built-in default. Every key and default is
-//! documented in docs/agent.md.
+//! The agent's TOML configuration file: every key and default is
+//! documented in docs/agent.md and deploy/agent.example.toml.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
-use clap::ArgMatches;
-use clap::parser::ValueSource;
 use serde::Deserialize;
 
-use crate::cli::{ProbeConfig, RunArgs};
 use crate::probe::reader::{Maker, MakerRule};
-use crate::probe::source::{Source, WindowsCollectors};
-
-/// Where the agent looks when `--config` is not given. A missing file there
-/// is fine (defaults apply); a missing file named with `--config` is not.
-pub fn default_path() -> PathBuf {
-    if cfg!(windows) {
-        program_data().join("OnshiAgent").join("agent.toml")
-    } else {
-        PathBuf::from("/etc/onshi-agent/agent.toml")
-    }
-}
-
-/// Default state directory: `C:\ProgramData\OnshiAgent\state` on Windows.
-pub fn default_state_dir() -> PathBuf {
-    if cfg!(windows) {
-        program_data().join("OnshiAgent").join("state")
-    } else {
-        PathBuf::from("/var/lib/onshi-agent")
-    }
-}
-
-fn program_data() -> PathBuf {
-    std::env::var_os("ProgramData")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
-}
+use crate::probe::source::WindowsCollectors;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -243,141 +212,10 @@ impl Default for AppsConfig {
     }
 }
 
-/// Reads the configuration: `explicit` (from `--config`) must exist; the
-/// default path may be absent.
-pub fn load(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
-    let (path, required) = match explicit {
-        Some(p) => (p.to_owned(), true),
-        None => (default_path(), false),
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-            return Ok(FileConfig::default());
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
-        }
-    };
-    parse(&text).with_context(|| format!("config file {} is invalid", path.display()))
-}
-
+/// Parses the file's text (a UTF-8 byte order mark, as Notepad writes, is
+/// allowed).
 pub fn parse(text: &str) -> anyhow::Result<FileConfig> {
     Ok(toml::from_str(text.trim_start_matches('\u{feff}'))?)
-}
-
-/// True when the user gave `id` on the command line or through its
-/// environment variable (so it beats the config file).
-pub fn given(m: &ArgMatches, id: &str) -> bool {
-    matches!(
-        m.value_source(id),
-        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-    )
-}
-
-/// Fills `value` from the file when the command line did not give it.
-pub fn merge<T>(m: &ArgMatches, id: &str, value: &mut T, from_file: Option<T>) {
-    if !given(m, id)
-        && let Some(v) = from_file
-    {
-        *value = v;
-    }
-}
-
-/// Adds the file's targets to the command line's; a flag wins on a name.
-pub fn merge_targets(cli: &mut Vec<(String, String)>, file: &BTreeMap<String, String>) {
-    for (name, addr) in file {
-        if !cli.iter().any(|(n, _)| n == name) {
-            cli.push((name.clone(), addr.clone()));
-        }
-    }
-}
-
-/// Completes `run` arguments from the file where the command line left
-/// them open, and checks that the required ones are there.
-pub fn resolve_run(args: &mut RunArgs, m: &ArgMatches, f: &FileConfig) -> anyhow::Result<()> {
-    merge(m, "server", &mut args.server, f.server.clone());
-    merge(m, "ca_cert", &mut args.ca_cert, f.ca_cert.clone().map(Some));
-    merge(
-        m,
-        "tls_name",
-        &mut args.tls_name,
-        f.tls_name.clone().map(Some),
-    );
-    merge(m, "site_id", &mut args.site_id, f.site_id.clone());
-    merge(
-        m,
-        "agent_id",
-        &mut args.agent_id,
-        f.agent_id.clone().map(Some),
-    );
-    merge(m, "state_dir", &mut args.state_dir, f.state_dir.clone());
-    merge(m, "interval", &mut args.interval, f.interval);
-    merge(m, "max_backoff", &mut args.max_backoff, f.max_backoff);
-    resolve_probe(&mut args.probe, m, f);
-    if args.server.is_empty() {
-        anyhow::bail!(
-            "no server: give --server URL or set `server` in the config file ({})",
-            default_path().display()
-        );
-    }
-    if args.site_id.is_empty() {
-        anyhow::bail!(
-            "no site: give --site-id ID or set `site_id` in the config file ({})",
-            default_path().display()
-        );
-    }
-    if !(args.interval.is_finite() && args.interval > 0.0) {
-        anyhow::bail!(
-            "interval must be a positive number of seconds, got {}",
-            args.interval
-        );
-    }
-    Ok(())
-}
-
-pub fn resolve_probe(p: &mut ProbeConfig, m: &ArgMatches, f: &FileConfig) {
-    merge(
-        m,
-        "cert_file",
-        &mut p.cert_file,
-        f.cert_file.clone().map(Some),
-    );
-    merge(m, "probe_timeout", &mut p.probe_timeout, f.probe_timeout);
-    merge_targets(&mut p.targets, &f.targets);
-}
-
-/// The state directory of `probe` and `baseline`: the flag, the file, the
-/// default.
-pub fn state_dir(flag: Option<PathBuf>, f: &FileConfig) -> PathBuf {
-    flag.or_else(|| f.state_dir.clone())
-        .unwrap_or_else(default_state_dir)
-}
-
-pub fn probe_settings(
-    p: &ProbeConfig,
-    state_dir: Option<PathBuf>,
-    f: &FileConfig,
-) -> crate::probe::Settings {
-    let secs = |s: f64, lo: f64, hi: f64| {
-        std::time::Duration::from_secs_f64(if s.is_finite() { s.clamp(lo, hi) } else { lo })
-    };
-    crate::probe::Settings {
-        targets: p.targets.clone(),
-        cert_file: p.cert_file.clone(),
-        timeout: secs(p.probe_timeout, 0.1, 60.0),
-        command_timeout: secs(f.probes.command_timeout, 1.0, 300.0),
-        source: p
-            .probe_source
-            .clone()
-            .map(Source::Replay)
-            .unwrap_or(Source::Live(
-                p.windows_collectors.unwrap_or(f.probes.windows_collectors),
-            )),
-        state_dir,
-        record: None,
-        config: f.probes.clone(),
-    }
 }
 
 #[cfg(test)]
@@ -386,7 +224,7 @@ mod tests {
 
     #[test]
     fn documented_example_parses() {
-        let text = include_str!("../../deploy/agent.example.toml");
+        let text = include_str!("../../../deploy/agent.example.toml");
         let c = parse(text).unwrap();
         assert_eq!(c.site_id.as_deref(), Some("clinic-0001"));
         assert_eq!(c.spool.max_bytes, 32 << 20);
@@ -403,27 +241,5 @@ mod tests {
         assert!(format!("{err:#}").contains("intervall"), "{err:#}");
         let err = parse("[probes.reader]\nmaker = \"sony\"").unwrap_err();
         assert!(format!("{err:#}").contains("sony"), "{err:#}");
-    }
-
-    #[test]
-    fn missing_default_file_is_fine_but_missing_explicit_file_is_not() {
-        assert!(load(Some(Path::new("/nonexistent/agent.toml"))).is_err());
-    }
-
-    #[test]
-    fn file_targets_join_flag_targets() {
-        let mut cli = vec![("router".to_owned(), "10.0.0.1:80".to_owned())];
-        let file = BTreeMap::from([
-            ("router".to_owned(), "10.9.9.9:80".to_owned()),
-            ("vpn".to_owned(), "10.0.0.2:443".to_owned()),
-        ]);
-        merge_targets(&mut cli, &file);
-        assert_eq!(
-            cli,
-            [
-                ("router".into(), "10.0.0.1:80".into()),
-                ("vpn".into(), "10.0.0.2:443".into())
-            ]
-        );
     }
 }
