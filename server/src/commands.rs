@@ -10,20 +10,20 @@ use crate::db;
 use crate::enrol;
 use crate::error::Error;
 
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
     )
 }
 
-async fn pool(args: &DbArgs) -> Result<db::Database, Error> {
+pub(crate) async fn pool(args: &DbArgs) -> Result<db::Database, Error> {
     let database = db::connect(args).await?;
     db::migrate(&database.pool).await?;
     Ok(database)
 }
 
-async fn finish(database: db::Database) {
+pub(crate) async fn finish(database: db::Database) {
     database.pool.close().await;
     if let Some(cluster) = database.private_cluster {
         cluster.stop().await;
