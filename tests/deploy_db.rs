@@ -239,3 +239,69 @@ async fn restored_dump_and_ca_serve_the_same_fleet() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--replace"));
 }
+
+#[tokio::test]
+async fn rollout_script_issues_a_working_token_per_site() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let _ = server.admin(&["site", "add", "--site-id", "clinic-old", "--name", "既存"]);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("sites.csv");
+    std::fs::write(
+        &csv,
+        "site_id,name,prefecture,kind,pc\r\nclinic-old,既存,東京都,clinic,pc-old\r\npharm-new,新薬局,大阪府,pharmacy,pc-new\r\n",
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rollout/site-tokens.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&csv)
+        .env("ONSHI_SERVER_BIN", bin("onshi-server"))
+        .env("DATABASE_URL", &db.url)
+        .env("ONSHI_DATA_DIR", server.data_dir.path())
+        .env("ONSHI_LOG", "warn")
+        .output()
+        .unwrap();
+    let tokens = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{tokens}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Vec<&str>> = tokens
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{tokens}");
+    assert_eq!((rows[1][0], rows[1][1]), ("pharm-new", "pc-new"));
+    // The new site's token enrols a real agent.
+    let state = tempfile::tempdir().unwrap();
+    let enrolled = Command::new(bin("onshi-agent"))
+        .args([
+            "enroll",
+            "--token",
+            rows[1][2],
+            "--ca-fingerprint",
+            rows[1][3],
+        ])
+        .arg("--server")
+        .arg(server.grpc_url())
+        .arg("--state-dir")
+        .arg(state.path())
+        .output()
+        .unwrap();
+    assert!(
+        enrolled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+    let pool = db.pool().await;
+    let sites: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sites WHERE site_id IN ('clinic-old', 'pharm-new')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sites, 2);
+}

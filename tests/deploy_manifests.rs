@@ -86,8 +86,14 @@ fn render(dir: &str) -> String {
     std::fs::create_dir_all(&secrets).unwrap();
     for (name, text) in [
         ("database-url", "postgres://onshi:pw@db.internal:5432/onshi"),
-        ("ca.pem", "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"),
-        ("ca.key", "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"),
+        (
+            "ca.pem",
+            "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+        ),
+        (
+            "ca.key",
+            "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n",
+        ),
     ] {
         std::fs::write(secrets.join(name), text).unwrap();
     }
@@ -122,9 +128,15 @@ fn validate(rendered: &str, name: &str) -> String {
 
 #[test]
 fn kustomize_overlays_render_and_validate() {
-    if !have("kubectl", &["version", "--client"], "apt-get install kubectl")
-        || !have("kubernetes-validate", &["--version"], "pip install kubernetes-validate")
-    {
+    if !have(
+        "kubectl",
+        &["version", "--client"],
+        "apt-get install kubectl",
+    ) || !have(
+        "kubernetes-validate",
+        &["--version"],
+        "pip install kubernetes-validate",
+    ) {
         return;
     }
     let base = render("base");
@@ -152,7 +164,10 @@ fn kustomize_overlays_render_and_validate() {
         .spawn()
         .unwrap();
     std::io::Write::write_all(&mut check.stdin.take().unwrap(), production.as_bytes()).unwrap();
-    checked(check.wait_with_output().unwrap(), "check_manifests.py (production)");
+    checked(
+        check.wait_with_output().unwrap(),
+        "check_manifests.py (production)",
+    );
     assert!(production.contains("replicas: 3"));
 }
 
@@ -198,8 +213,10 @@ fn metrics_in(text: &str) -> Vec<String> {
 
 #[test]
 fn dashboard_and_alerts_use_only_the_shared_metric_names() {
-    let alerts = std::fs::read_to_string(repo().join("deploy/prometheus/onshi-alerts.yaml")).unwrap();
-    let dashboard = std::fs::read_to_string(repo().join("deploy/grafana/onshi-fleet.json")).unwrap();
+    let alerts =
+        std::fs::read_to_string(repo().join("deploy/prometheus/onshi-alerts.yaml")).unwrap();
+    let dashboard =
+        std::fs::read_to_string(repo().join("deploy/grafana/onshi-fleet.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard is JSON");
     assert_eq!(json["uid"], "onshi-fleet");
     let exprs: Vec<&str> = json["panels"]
@@ -214,7 +231,10 @@ fn dashboard_and_alerts_use_only_the_shared_metric_names() {
         assert!(METRICS.contains(&name.as_str()), "unknown metric {name}");
     }
     for name in METRICS {
-        assert!(used.iter().any(|u| u == name), "dashboard lacks a panel for {name}");
+        assert!(
+            used.iter().any(|u| u == name),
+            "dashboard lacks a panel for {name}"
+        );
     }
 }
 
@@ -254,6 +274,9 @@ fn compose_file_has_database_server_and_agents() {
         "/healthz",
         "condition: service_healthy",
     ] {
-        assert!(text.contains(needle), "{needle:?} missing from compose.yaml");
+        assert!(
+            text.contains(needle),
+            "{needle:?} missing from compose.yaml"
+        );
     }
 }
