@@ -194,22 +194,45 @@ fn invalid_value_from_the_file_names_the_flag() {
     );
 }
 
-#[test]
-fn the_file_configures_a_real_serve() {
+#[tokio::test]
+async fn the_file_configures_a_real_serve_with_json_logs_and_request_ids() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("server.toml");
-    // A flag on the command line wins over the file's http_addr.
+    // A flag on the command line wins over the file's (invalid) http_addr.
     std::fs::write(
         &file,
         "http_addr = \"256.0.0.1:1\"\nlog_format = \"json\"\n",
     )
     .unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let db = rt.block_on(common::TestDb::new());
-    let server = common::Server::start_with_args(&db.url, &["--config", file.to_str().unwrap()]);
+    let db = common::TestDb::new().await;
+    let server = common::Server::start_with_args(
+        &db.url,
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "--log-filter",
+            "info,tower_http=debug",
+        ],
+    );
+    let resp = reqwest::Client::new()
+        .get(server.http("/healthz"))
+        .header("x-request-id", "req-deploy-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-request-id"], "req-deploy-42");
     assert!(
         server.wait_for_log("\"message\":\"configuration file applied\""),
         "{}",
         server.log_text()
     );
+    assert!(
+        server.wait_for_log("\"request_id\":\"req-deploy-42\""),
+        "{}",
+        server.log_text()
+    );
+    // Without a caller's id the server makes one and returns it.
+    let resp = reqwest::get(server.http("/healthz")).await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"].len(), 36, "a UUID");
 }

@@ -66,6 +66,29 @@ pub fn init(args: &LogArgs) -> Result<(), String> {
 
 use tracing_subscriber::Layer as _;
 
+/// The portal's request span, with an `x-request-id` (the caller's, or a new
+/// UUID) that is also sent back, so a user's report of a failing page can be
+/// found in the log.
+pub fn traced_http(router: axum::Router) -> axum::Router {
+    use axum::http::{HeaderName, Request};
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+    let header = HeaderName::from_static("x-request-id");
+    let span = |req: &Request<axum::body::Body>| {
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+    };
+    // Outermost last: the id is set before the span is made.
+    router
+        .layer(PropagateRequestIdLayer::new(header.clone()))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(span))
+        .layer(SetRequestIdLayer::new(header, MakeRequestUuid))
+}
+
 #[cfg(not(feature = "otel"))]
 fn otel_layer(_endpoint: &str) -> Result<tracing_subscriber::layer::Identity, String> {
     Err("--otel-endpoint / ONSHI_OTEL_ENDPOINT が指定されましたが、この onshi-server は OpenTelemetry なしでビルドされています: \
