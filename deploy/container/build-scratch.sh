@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tag=${1:-localhost/onshi-server:scratch}
-engine=${ENGINE:-podman}
+# ENGINE may carry options: ENGINE="podman --storage-driver=vfs".
+read -ra engine <<<"${ENGINE:-podman}"
 
 CC_x86_64_unknown_linux_musl=${CC_x86_64_unknown_linux_musl:-musl-gcc} \
   cargo build --release --locked -p onshi-server \
@@ -23,6 +24,6 @@ cp "$binary" "$context/onshi-server"
 install -d -m 0700 "$context/rootfs/var/lib/onshi"
 install -d -m 1777 "$context/rootfs/tmp"
 build_args=()
-[ "$engine" = podman ] && build_args+=(--format docker)
-"$engine" build "${build_args[@]}" -f deploy/container/Containerfile.scratch -t "$tag" "$context"
+[ "${engine[0]}" = podman ] && build_args+=(--format docker)
+"${engine[@]}" build "${build_args[@]}" -f deploy/container/Containerfile.scratch -t "$tag" "$context"
 echo "built $tag ($(du -h "$binary" | cut -f1) binary)"

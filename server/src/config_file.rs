@@ -260,3 +260,54 @@ pub fn apply(root: &clap::Command, args: &[OsString]) -> Result<Applied, Error> 
         from_file,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn config_path_from_flag_equals_form_or_env_in_that_order() {
+        let env = Some(OsString::from("/env.toml"));
+        let flag = os(&["onshi-server", "serve", "--config", "/a.toml"]);
+        assert_eq!(config_path(&flag, env.clone()), Some("/a.toml".into()));
+        let equals = os(&["onshi-server", "--config=/b.toml", "serve"]);
+        assert_eq!(config_path(&equals, env.clone()), Some("/b.toml".into()));
+        let none = os(&["onshi-server", "serve", "--", "--config", "/c.toml"]);
+        assert_eq!(config_path(&none, env), Some("/env.toml".into()));
+        assert_eq!(config_path(&none, Some(OsString::new())), None);
+    }
+
+    #[test]
+    fn values_become_environment_strings() {
+        let known = options(&crate::cli::Cli::command());
+        let pairs = parse(
+            "tls_san = [\"a.example\", \"10.0.0.1\"]\nbehind_tls = true\nretention_days = 7\n",
+            Path::new("t.toml"),
+            &known,
+        )
+        .unwrap();
+        assert!(pairs.contains(&("ONSHI_TLS_SAN".into(), "a.example,10.0.0.1".into())));
+        assert!(pairs.contains(&("ONSHI_BEHIND_TLS".into(), "true".into())));
+        assert!(pairs.contains(&("ONSHI_RETENTION_DAYS".into(), "7".into())));
+    }
+
+    #[test]
+    fn arrays_tables_unknown_keys_and_config_itself_are_refused() {
+        let known = options(&crate::cli::Cli::command());
+        let file = Path::new("t.toml");
+        for text in [
+            "grpc_addr = [\"a\", \"b\"]",
+            "[serve]\ngrpc_addr = \"x\"",
+            "grpc_adr = \"x\"",
+            "config = \"/other.toml\"",
+            "not toml",
+        ] {
+            assert!(parse(text, file, &known).is_err(), "{text}");
+        }
+    }
+}
