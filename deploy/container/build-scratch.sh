@@ -14,8 +14,9 @@ CC_x86_64_unknown_linux_musl=${CC_x86_64_unknown_linux_musl:-musl-gcc} \
   cargo build --release --locked -p onshi-server \
   --target x86_64-unknown-linux-musl --target-dir target/musl
 binary=target/musl/x86_64-unknown-linux-musl/release/onshi-server
-if ldd "$binary" >/dev/null 2>&1; then
-  echo "$binary is not static" >&2; exit 1
+# glibc's ldd says "statically linked" (static-pie) or "not a dynamic executable".
+if ! ldd "$binary" 2>&1 | grep -qE 'statically linked|not a dynamic executable'; then
+  echo "$binary is not static: $(ldd "$binary" 2>&1 | head -n 3)" >&2; exit 1
 fi
 
 context=$(mktemp -d)
