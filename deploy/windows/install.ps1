@@ -19,7 +19,7 @@
 
 .NOTES
   Silent (no prompts) and safe to run again; every run appends to -LogFile
-  (default %ProgramData%\OnshiAgent\install.log). Exit 0 = done, 1 = failed
+  (default %ProgramData%\OnshiAgent-install.log). Exit 0 = done, 1 = failed
   (the log says why). Mass roll-out: deploy/README.md.
 #>
 [CmdletBinding(DefaultParameterSetName = 'Install')]
@@ -59,6 +59,13 @@ $state = Join-Path $DataDir 'state'
 
 function Fail([string]$message) { Write-Host "FAILED: $message"; Stop-Transcript | Out-Null; exit 1 }
 function Done([string]$message) { Write-Host $message; Stop-Transcript | Out-Null; exit 0 }
+# schtasks.exe writes to stderr when the task does not exist; Windows
+# PowerShell 5.1 turns redirected native stderr into a terminating error under
+# ErrorActionPreference=Stop, so these calls run with Continue (scoped here).
+function Invoke-Quiet {
+    $ErrorActionPreference = 'Continue'
+    & $args[0] $args[1..($args.Count - 1)] 2>&1 | Out-Null
+}
 function Invoke-Agent {
     & $exe @args
     if ($LASTEXITCODE -ne 0) { Fail "onshi-agent $($args -join ' ') failed (exit $LASTEXITCODE)" }
@@ -70,7 +77,7 @@ if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administra
 }
 
 if ($Uninstall) {
-    if (Test-Path $exe) { & $exe uninstall } else { schtasks.exe /Delete /TN OnshiAgent /F 2>$null }
+    if (Test-Path $exe) { & $exe uninstall } else { Invoke-Quiet schtasks.exe /Delete /TN OnshiAgent /F }
     Remove-Item -Recurse -Force $InstallDir -ErrorAction SilentlyContinue
     if ($Purge) { Remove-Item -Recurse -Force $DataDir -ErrorAction SilentlyContinue }
     Done 'Onshi Fleet agent removed.'
@@ -82,7 +89,7 @@ if ($Upgrade) {
     if (-not (Test-Path $exe) -or -not (Test-Path $config)) { Fail "Not installed here ($exe, $config): run the install first." }
     if (-not (Test-Path $UpgradeExe)) { Fail "onshi-agent.exe not found at $UpgradeExe (use -UpgradeExe)." }
     $old = (& $exe --version) -join ' '
-    schtasks.exe /End /TN OnshiAgent 2>$null | Out-Null
+    Invoke-Quiet schtasks.exe /End /TN OnshiAgent
     Copy-Item -Force $UpgradeExe $exe
     $new = (& $exe --version) -join ' '
     # Re-registers the task (same SYSTEM principal) and starts it.
@@ -93,7 +100,7 @@ if ($Upgrade) {
 if (-not (Test-Path $SourceExe)) { Fail "onshi-agent.exe not found at $SourceExe (use -SourceExe)." }
 
 # 1. Binary: stop a running agent first so the file can be replaced.
-schtasks.exe /End /TN OnshiAgent 2>$null | Out-Null
+Invoke-Quiet schtasks.exe /End /TN OnshiAgent
 New-Item -ItemType Directory -Force -Path $InstallDir | Out-Null
 Copy-Item -Force $SourceExe $exe
 
