@@ -90,11 +90,18 @@ fn configuration_reference_lists_every_flag() {
 }
 
 #[test]
-fn every_option_key_is_its_flag_with_underscores() {
-    for option in config_file::options(&Cli::command()) {
+fn one_key_means_one_environment_variable() {
+    // The file sets a key's variable: two flags spelled alike but read from
+    // different variables would make the key ambiguous.
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for flag in config_file::flags(&Cli::command()) {
+        let Some(env) = flag.env else { continue };
+        let key = flag.flag.trim_start_matches("--").replace('-', "_");
+        let first = seen.entry(key.clone()).or_insert_with(|| env.clone());
         assert_eq!(
-            option.key,
-            option.flag.trim_start_matches("--").replace('-', "_")
+            *first, env,
+            "key `{key}` ({}) is read from both {first} and {env}: give the flags one variable",
+            flag.flag
         );
     }
 }
