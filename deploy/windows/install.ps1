@@ -11,7 +11,16 @@
     -Token 3f9a... -CaFingerprint 5b1c... -Maker panasonic
 
 .EXAMPLE
+  # New release: replace the binary, keep config, identity and spool; restart.
+  powershell -ExecutionPolicy Bypass -File install.ps1 -Upgrade [-SourceExe \\deploy\onshi\onshi-agent.exe]
+
+.EXAMPLE
   powershell -ExecutionPolicy Bypass -File install.ps1 -Uninstall [-Purge]
+
+.NOTES
+  Silent (no prompts) and safe to run again; every run appends to -LogFile
+  (default %ProgramData%\OnshiAgent-install.log). Exit 0 = done, 1 = failed
+  (the log says why). Mass roll-out: deploy/README.md.
 #>
 [CmdletBinding(DefaultParameterSetName = 'Install')]
 param(
@@ -27,19 +36,36 @@ param(
     [Parameter(ParameterSetName = 'Install')][string]$SourceExe = (Join-Path $PSScriptRoot 'onshi-agent.exe'),
     # Overwrite an existing agent.toml (default: keep it, so local edits survive updates).
     [Parameter(ParameterSetName = 'Install')][switch]$ForceConfig,
+    [Parameter(ParameterSetName = 'Upgrade', Mandatory = $true)][switch]$Upgrade,
+    [Parameter(ParameterSetName = 'Upgrade')][string]$UpgradeExe = (Join-Path $PSScriptRoot 'onshi-agent.exe'),
     [Parameter(ParameterSetName = 'Uninstall', Mandatory = $true)][switch]$Uninstall,
     # With -Uninstall: also delete the state (identity, spool, baseline) and logs.
     [Parameter(ParameterSetName = 'Uninstall')][switch]$Purge,
     [string]$InstallDir = (Join-Path $env:ProgramFiles 'OnshiAgent'),
-    [string]$DataDir = (Join-Path $env:ProgramData 'OnshiAgent')
+    [string]$DataDir = (Join-Path $env:ProgramData 'OnshiAgent'),
+    # Where this script logs what it did (outside the data folder on -Purge).
+    [string]$LogFile = (Join-Path $env:ProgramData 'OnshiAgent-install.log')
 )
 
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$ConfirmPreference = 'None'
+# Everything below goes to the log too; the token is never printed.
+Start-Transcript -Path $LogFile -Append | Out-Null
+trap { Write-Host "FAILED: $_"; Stop-Transcript | Out-Null; exit 1 }
 $exe = Join-Path $InstallDir 'onshi-agent.exe'
 $config = Join-Path $DataDir 'agent.toml'
 $state = Join-Path $DataDir 'state'
 
-function Fail([string]$message) { Write-Error $message; exit 1 }
+function Fail([string]$message) { Write-Host "FAILED: $message"; Stop-Transcript | Out-Null; exit 1 }
+function Done([string]$message) { Write-Host $message; Stop-Transcript | Out-Null; exit 0 }
+# schtasks.exe writes to stderr when the task does not exist; Windows
+# PowerShell 5.1 turns redirected native stderr into a terminating error under
+# ErrorActionPreference=Stop, so these calls run with Continue (scoped here).
+function Invoke-Quiet {
+    $ErrorActionPreference = 'Continue'
+    & $args[0] $args[1..($args.Count - 1)] 2>&1 | Out-Null
+}
 function Invoke-Agent {
     & $exe @args
     if ($LASTEXITCODE -ne 0) { Fail "onshi-agent $($args -join ' ') failed (exit $LASTEXITCODE)" }
@@ -51,17 +77,30 @@ if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administra
 }
 
 if ($Uninstall) {
-    if (Test-Path $exe) { & $exe uninstall } else { schtasks.exe /Delete /TN OnshiAgent /F 2>$null }
+    if (Test-Path $exe) { & $exe uninstall } else { Invoke-Quiet schtasks.exe /Delete /TN OnshiAgent /F }
     Remove-Item -Recurse -Force $InstallDir -ErrorAction SilentlyContinue
     if ($Purge) { Remove-Item -Recurse -Force $DataDir -ErrorAction SilentlyContinue }
-    Write-Host 'Onshi Fleet agent removed.'
-    exit 0
+    Done 'Onshi Fleet agent removed.'
+}
+
+if ($Upgrade) {
+    # Server first, agents after (docs/OPERATIONS.md): a newer agent may send
+    # fields an older server ignores, never the reverse of what it needs.
+    if (-not (Test-Path $exe) -or -not (Test-Path $config)) { Fail "Not installed here ($exe, $config): run the install first." }
+    if (-not (Test-Path $UpgradeExe)) { Fail "onshi-agent.exe not found at $UpgradeExe (use -UpgradeExe)." }
+    $old = (& $exe --version) -join ' '
+    Invoke-Quiet schtasks.exe /End /TN OnshiAgent
+    Copy-Item -Force $UpgradeExe $exe
+    $new = (& $exe --version) -join ' '
+    # Re-registers the task (same SYSTEM principal) and starts it.
+    Invoke-Agent --config $config install
+    Done "Onshi Fleet agent upgraded: $old -> $new (config, identity and spool kept)"
 }
 
 if (-not (Test-Path $SourceExe)) { Fail "onshi-agent.exe not found at $SourceExe (use -SourceExe)." }
 
 # 1. Binary: stop a running agent first so the file can be replaced.
-schtasks.exe /End /TN OnshiAgent 2>$null | Out-Null
+Invoke-Quiet schtasks.exe /End /TN OnshiAgent
 New-Item -ItemType Directory -Force -Path $InstallDir | Out-Null
 Copy-Item -Force $SourceExe $exe
 
@@ -101,4 +140,4 @@ Write-Host ("reader: {0} {1}; certificate until {2}; errors: {3}" -f `
 
 # 6. Start-up task as SYSTEM with restart on failure, started now.
 Invoke-Agent --config $config install
-Write-Host "Onshi Fleet agent installed: $exe (config $config)"
+Done "Onshi Fleet agent installed: $exe (config $config)"

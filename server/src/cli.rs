@@ -17,6 +17,10 @@ pub use crate::db::DbArgs;
     about = "Onshi Fleet server (オン資端末 フリート監視・保守窓口)"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub config: crate::config_file::ConfigArgs,
+    #[command(flatten)]
+    pub log: crate::logging::LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,6 +57,15 @@ pub enum Command {
     /// Silences / maintenance windows for incidents.
     #[command(subcommand)]
     Silence(crate::incidents::cli::SilenceCommand),
+    /// Configuration file and effective settings (docs/CONFIGURATION.md).
+    #[command(subcommand)]
+    Config(crate::config_file::ConfigCommand),
+    /// Copy the internal CA (ca.pem, ca.key) out of the data directory.
+    Backup(crate::ca_backup::BackupArgs),
+    /// Put a backed-up CA into the data directory (before `serve`).
+    Restore(crate::ca_backup::RestoreArgs),
+    /// Ask the local HTTP listener for /healthz (container HEALTHCHECK).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
 }
 
 /// Whether a site is closed on national holidays and 12/29–1/3.

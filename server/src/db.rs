@@ -83,9 +83,24 @@ pub async fn connect(args: &DbArgs) -> Result<Database, Error> {
     })
 }
 
+/// Applies pending migrations. Safe with several replicas starting at once:
+/// sqlx's migrator (0.8, `locking` on by default) takes the session-level
+/// `pg_advisory_lock(<id from the database name>)` on one connection before
+/// it reads `_sqlx_migrations`, so a second migrator waits, then finds
+/// nothing left to apply (tests/deploy_db.rs starts two at once).
 pub async fn migrate(pool: &PgPool) -> Result<(), Error> {
-    MIGRATOR.run(pool).await.map_err(|e| Error::Database {
-        what: format!("migration failed: {e}"),
+    let mut conn = pool.acquire().await?;
+    let result = MIGRATOR.run(&mut *conn).await;
+    if result.is_err() {
+        // sqlx returns early without unlocking: close this session so the
+        // advisory lock goes with it instead of back into the pool.
+        conn.close_on_drop();
+    }
+    result.map_err(|e| Error::Database {
+        what: format!(
+            "migration failed: {e}. The database was left as the last successful migration; \
+             fix the cause and run `onshi-server migrate` again"
+        ),
     })
 }
 

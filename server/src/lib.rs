@@ -2,17 +2,22 @@
 //! desk routing, and the operator portal. See ARCHITECTURE.md for the map.
 
 pub mod auth;
+pub mod ca_backup;
 pub mod cli;
 pub mod commands;
+pub mod config_check;
+pub mod config_file;
 pub mod db;
 pub mod demo;
 pub mod desk;
 pub mod enrol;
 pub mod error;
 pub mod fleet;
+pub mod healthcheck;
 pub mod incidents;
 pub mod ingest;
 pub mod loadgen;
+pub mod logging;
 pub mod metrics;
 pub mod portal;
 pub mod seed;

@@ -2,13 +2,26 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use onshi_server::cli::{Cli, Command};
-use onshi_server::{commands, db, demo, desk, loadgen, serve};
+use onshi_server::{
+    ca_backup, commands, config_check, config_file, db, demo, desk, healthcheck, loadgen, logging,
+    serve,
+};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    // The configuration file only sets environment variables that are not
+    // set yet, so clap sees flag > environment > file > default. It runs
+    // first: no other thread exists yet (config_file::apply sets env vars).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let applied = match config_file::apply(&Cli::command(), &args) {
+        Ok(applied) => applied,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(&args);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -16,6 +29,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Inside the runtime: the optional OTLP exporter's channel needs it.
+    let logging = {
+        let _runtime = runtime.enter();
+        logging::init(&cli.log)
+    };
+    if let Err(e) = logging {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Some(file) = &applied.file {
+        tracing::info!(file = %file.display(), keys = applied.from_file.len(), "configuration file applied");
+    }
     let result: anyhow::Result<()> = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => {
@@ -44,6 +69,20 @@ fn main() -> ExitCode {
             Command::Sweep(args) => commands::sweep(args).await?,
             Command::Incidents(cmd) => onshi_server::incidents::cli::incidents(cmd).await?,
             Command::Silence(cmd) => onshi_server::incidents::cli::silence(cmd).await?,
+            Command::Config(config_file::ConfigCommand::Check) => {
+                let report = config_check::check(&Cli::command(), &applied);
+                print!("{}", report.text);
+                if !report.problems.is_empty() {
+                    for problem in &report.problems {
+                        eprintln!("error: {problem}");
+                    }
+                    std::process::exit(1);
+                }
+                println!("# configuration OK");
+            }
+            Command::Backup(args) => ca_backup::backup(&args).await?,
+            Command::Restore(args) => ca_backup::restore(&args).await?,
+            Command::Healthcheck(args) => healthcheck::run(&args).await?,
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {
@@ -63,15 +102,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ONSHI_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info,h2=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }

@@ -24,7 +24,6 @@ use axum::http::{HeaderValue, header};
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::auth::Principal;
 use crate::metrics::Metrics;
@@ -102,9 +101,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ));
     }
-    router
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+    crate::logging::traced_http(router.layer(CompressionLayer::new()))
 }
 
 /// Renders an askama template into a response, mapping errors once.
