@@ -297,7 +297,14 @@ async fn simulate(
             tracing::info!(site = %site.site_id, "demo agent: this PC goes quiet now (demo story)");
             return;
         }
-        let report = demo_report(&site, &agent_id, seq);
+        let mut report = demo_report(&site, &agent_id, seq);
+        if sent < READER_ON_REPORTS
+            && let Some(reader) = report.reader.as_mut()
+        {
+            // The story: the reader is switched off during the day, after a few reports.
+            reader.power = pb::PowerState::On as i32;
+            reader.software_running = true;
+        }
         let request = pb::SubmitReportsRequest {
             agent_id: agent_id.clone(),
             reports: vec![report],
@@ -316,8 +323,8 @@ async fn simulate(
     }
 }
 
-/// A `ReaderOff` site's reader is on for its first reports, then switched off.
-const READER_ON_REPORTS: u64 = 3;
+/// A `ReaderOff` site's reader is on for its first reports of a demo run, then switched off.
+const READER_ON_REPORTS: u32 = 3;
 
 fn ts(t: chrono::DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
@@ -372,13 +379,13 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
         }),
         reader: (maker != pb::ReaderMaker::None).then(|| pb::CardReader {
             maker: maker as i32,
-            power: if site.fault == Fault::ReaderOff && seq > READER_ON_REPORTS {
+            power: if site.fault == Fault::ReaderOff {
                 pb::PowerState::Off
             } else {
                 pb::PowerState::On
             } as i32,
             manual_power: matches!(maker, pb::ReaderMaker::Almex | pb::ReaderMaker::Canon),
-            software_running: site.fault != Fault::ReaderOff || seq <= READER_ON_REPORTS,
+            software_running: site.fault != Fault::ReaderOff,
             device_name: "顔認証付きカードリーダー".into(),
         }),
         certificate: Some(pb::ClientCertificate {
@@ -440,7 +447,7 @@ mod tests {
         let mut critical = 0;
         let mut ok = 0;
         for s in &sites {
-            let doc = ReportDoc::from(&demo_report(s, "a", 10));
+            let doc = ReportDoc::from(&demo_report(s, "a", 1));
             match health::overall(&health::evaluate(&doc, Utc::now())) {
                 Health::Critical => critical += 1,
                 Health::Ok => ok += 1,
