@@ -10,20 +10,27 @@ use crate::error::Error;
 use crate::fleet::health::Finding;
 use crate::sites::{Health, Maintenance, SiteKind, SiteStatus};
 
-/// A site's [`SiteStatus`] from `sites s LEFT JOIN site_state st`, with `$1` the instant before
-/// which a last report counts as silence. An old report says nothing about now, so a silent
-/// site is 停止中 whatever its last health was (domain.md §2.1); the incidents issue refines
-/// "silent" with business hours (営業時間外).
+/// The sites with their latest state and whether an `offline` incident is open (few rows:
+/// open incidents only), for [`STATUS_SQL`].
+pub const SITES_WITH_STATE_SQL: &str = "sites s LEFT JOIN site_state st USING (site_id)
+     LEFT JOIN (SELECT DISTINCT site_id, true AS offline FROM incidents
+                WHERE rule = 'offline' AND state <> 'resolved') oi USING (site_id)";
+
+/// A site's [`SiteStatus`] from [`SITES_WITH_STATE_SQL`], with `$1` the instant before which a
+/// last report counts as silence. An old report says nothing about now (domain.md §2.1): a
+/// silent site is 停止中 when the sweep found it silent while open (an open `offline`
+/// incident, which knows the site's business hours), else 営業時間外 — a PC off at night.
 pub const STATUS_SQL: &str = "(CASE
         WHEN st.received_at IS NULL THEN 'never_reported'
-        WHEN st.received_at < $1 THEN 'silent'
+        WHEN oi.offline THEN 'silent'
+        WHEN st.received_at < $1 THEN 'closed'
         WHEN st.health = 'critical' THEN 'critical'
         WHEN st.health IN ('warning', 'info') THEN 'warning'
         ELSE 'ok' END)";
 
 /// List order of the states: problems first, then silence, then the quiet ones.
 const STATUS_ORDER_SQL: &str = "CASE status WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
-        WHEN 'silent' THEN 2 WHEN 'ok' THEN 3 ELSE 4 END";
+        WHEN 'silent' THEN 2 WHEN 'ok' THEN 3 WHEN 'closed' THEN 4 ELSE 5 END";
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct SiteRow {
@@ -44,8 +51,10 @@ pub struct Summary {
     pub ok: i64,
     pub warning: i64,
     pub critical: i64,
-    /// 停止中: reported once, silent since.
+    /// 停止中: silent while open (an `offline` incident is open).
     pub silent: i64,
+    /// 営業時間外: silent, and not while open.
+    pub closed: i64,
     pub never_reported: i64,
 }
 
@@ -61,7 +70,7 @@ pub async fn list_sites(
         "SELECT * FROM (
              SELECT s.site_id, s.name, s.prefecture, s.kind, s.maintenance,
                     {STATUS_SQL} AS status, st.health, st.received_at, st.findings
-             FROM sites s LEFT JOIN site_state st USING (site_id)) listed
+             FROM {SITES_WITH_STATE_SQL}) listed
          ORDER BY {STATUS_ORDER_SQL}, site_id
          LIMIT $2 OFFSET $3"
     ))
@@ -76,7 +85,7 @@ pub async fn list_sites(
 pub async fn summary(pool: &PgPool, silent_before: DateTime<Utc>) -> Result<Summary, Error> {
     let rows: Vec<(SiteStatus, i64)> = sqlx::query_as(&format!(
         "SELECT {STATUS_SQL} AS status, count(*)
-         FROM sites s LEFT JOIN site_state st USING (site_id) GROUP BY 1"
+         FROM {SITES_WITH_STATE_SQL} GROUP BY 1"
     ))
     .bind(silent_before)
     .fetch_all(pool)
@@ -88,7 +97,8 @@ pub async fn summary(pool: &PgPool, silent_before: DateTime<Utc>) -> Result<Summ
             SiteStatus::Ok => s.ok += n,
             SiteStatus::Warning => s.warning += n,
             SiteStatus::Critical => s.critical += n,
-            SiteStatus::Silent | SiteStatus::Closed => s.silent += n,
+            SiteStatus::Silent => s.silent += n,
+            SiteStatus::Closed => s.closed += n,
             SiteStatus::NeverReported => s.never_reported += n,
         }
     }

@@ -44,7 +44,9 @@ impl AppState {
         Self {
             pool,
             metrics,
-            stale_after: Duration::from_secs(600),
+            // Just above the 15-minute `offline` limit: a site silent while open turns
+            // 停止中 (sweep) before it could be counted as 営業時間外.
+            stale_after: Duration::from_secs(16 * 60),
             behind_tls: false,
         }
     }

@@ -140,9 +140,19 @@ async fn the_pills_and_the_list_agree_on_a_silent_site() {
     site_with_state(&h, "a-silent", "critical", 120).await;
     site_with_state(&h, "b-critical", "critical", 1).await;
     site_with_state(&h, "c-ok", "ok", 1).await;
+    site_with_state(&h, "d-closed", "critical", 600).await;
+    // The sweep found a-silent silent while open; d-closed is just off for the night.
+    sqlx::query(
+        "INSERT INTO incidents (site_id, rule, severity, state, title, first_seen, last_seen)
+         VALUES ('a-silent', 'offline', 'critical', 'open', '停止中', now(), now())",
+    )
+    .execute(&h.pool)
+    .await
+    .unwrap();
     let page = text(h.send(get("/", Some(&viewer))).await).await;
     assert!(page.contains("異常 1</span>"), "{page}");
     assert!(page.contains("停止中 1</span>"));
+    assert!(page.contains("営業時間外 1</span>"), "{page}");
     assert!(page.contains(r#"data-site-id="a-silent" data-state="stale""#));
     let order: Vec<usize> = ["b-critical", "a-silent", "c-ok"]
         .iter()
@@ -157,6 +167,7 @@ async fn the_pills_and_the_list_agree_on_a_silent_site() {
             .unwrap();
     assert_eq!(api["summary"]["critical"], 1);
     assert_eq!(api["summary"]["silent"], 1);
+    assert_eq!(api["summary"]["closed"], 1);
     assert_eq!(api["sites"][1]["status"], "silent");
 }
 
