@@ -67,7 +67,12 @@ pub async fn login(
     remote: &str,
 ) -> Result<LoginResult, Error> {
     let now = Utc::now();
-    let username: String = username.chars().take(64).collect();
+    // No account has a name outside [A-Za-z0-9._-]: anything else (control or bidi characters
+    // that would garble the audit log's display) is recorded escaped, and cannot match.
+    let username: String = match super::operators::check_username(username) {
+        Ok(()) => username.to_owned(),
+        Err(_) => username.escape_default().take(64).collect(),
+    };
     let actor = format!("user:{username}");
     if let Some(t) = throttle::decide(throttle::count(pool, remote, &username).await?, now) {
         let until = match t {

@@ -67,6 +67,23 @@ async fn guessing_from_one_address_does_not_lock_the_account_for_others() {
     .await
     .unwrap();
     assert!(!locked);
+
+    // A name with a bidi override never reaches the audit log as such.
+    let resp = h
+        .send(post(
+            "/login",
+            None,
+            &[("username", "demo\u{202E}nimda"), ("password", "x")],
+        ))
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let raw: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE actor LIKE '%' || chr(8238) || '%'",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .unwrap();
+    assert_eq!(raw, 0);
 }
 
 #[tokio::test]
