@@ -400,6 +400,29 @@ async fn business_hours_per_site() {
     let (status, body) = admin_api.send(reqwest::Method::PUT, hours, json!({"bands": {"mon": ["09:00-12:30", "14:00-18:00"], "sat": ["09:00-13:00"]}, "closed_on_holidays": true})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["bands"]["mon"], json!(["09:00-12:30", "14:00-18:00"]));
+    let (status, body) = admin_api
+        .send(
+            reqwest::Method::PUT,
+            hours,
+            json!({"week": "mon-fri 09:00-18:00"}),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), &body["closed_on_holidays"]),
+        (200, &json!(true)),
+        "kept"
+    );
+    let (_, body) = admin_api
+        .send(
+            reqwest::Method::PUT,
+            hours,
+            json!({"default": true, "closed_on_holidays": false}),
+        )
+        .await;
+    assert_eq!(
+        (&body["is_default"], &body["closed_on_holidays"]),
+        (&json!(true), &json!(false))
+    );
     assert!(body["description_ja"].as_str().unwrap().contains("月"));
     let (status, body) = admin_api
         .send(
