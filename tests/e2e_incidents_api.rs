@@ -1,183 +1,18 @@
-//! The incidents API and CLI end to end (issue 11 "Interfaces", "Bad input"): the real server,
-//! real agents' reports over mTLS, the real worker; API tokens with roles; the CLI against the
-//! same database.
+//! The incidents API end to end (issue 11 "Interfaces", "Bad input"): the real server, real
+//! agents' reports over mTLS, the real worker; API tokens with roles.
 
 mod common;
 
-use common::{Server, TestDb};
-use onshi_server::demo::{self, Fault};
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use common::incidents::{Fixture, error_of};
+use serde_json::json;
 
-const ALWAYS: &str = "mon-sun 00:00-24:00";
-
-/// The CSRF token of the page at `path` for a logged-in client.
-async fn csrf(client: &reqwest::Client, server: &Server, path: &str) -> String {
-    let page = client
-        .get(server.http(path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = r#"name="csrf" value=""#;
-    let start = page.find(marker).expect("page has a CSRF field") + marker.len();
-    page[start..start + 64].to_owned()
-}
-
-/// An API token with `role`, made by an administrator on the admin page.
-async fn api_token(server: &Server, admin: &reqwest::Client, name: &str, role: &str) -> String {
-    let token = csrf(admin, server, "/admin/tokens").await;
-    let page = admin
-        .post(server.http("/admin/tokens"))
-        .form(&[("csrf", token.as_str()), ("name", name), ("role", role)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let start = page.find(r#"id="secret">"#).unwrap() + r#"id="secret">"#.len();
-    page[start..start + 64].to_owned()
-}
-
-fn cli(server: &Server, args: &[&str]) -> std::process::Output {
-    let out = server.admin(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Registers a site open around the clock and delivers one report with `fault` from an
-/// enrolled agent.
-async fn site_with_fault(server: &Server, site_id: &str, prefecture: &str, fault: Fault) {
-    cli(
-        server,
-        &[
-            "site",
-            "add",
-            "--site-id",
-            site_id,
-            "--name",
-            site_id,
-            "--prefecture",
-            prefecture,
-            "--reader-maker",
-            "fujitsu",
-            "--router-model",
-            "RTX830",
-        ],
-    );
-    cli(
-        server,
-        &["site", "hours", "--site-id", site_id, "--set", ALWAYS],
-    );
-    let (agent, mut client, _dir) = server.enrolled_client(site_id).await;
-    let mut site = demo::fleet(1).remove(0);
-    site.site_id = site_id.into();
-    site.reader_maker = Some(onshi_server::sites::ReaderMaker::Fujitsu);
-    site.fault = fault;
-    let report = demo::demo_report(&site, &agent, 1);
-    client
-        .submit_reports(common::batch(&agent, vec![report]))
-        .await
-        .unwrap();
-}
-
-struct Api<'a> {
-    server: &'a Server,
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Api<'_> {
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let resp = self
-            .http
-            .get(self.server.http(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        (resp.status(), resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (StatusCode, Value) {
-        let resp = self
-            .http
-            .request(method, self.server.http(path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (resp.status(), resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, body).await
-    }
-
-    /// Polls until the worker has opened an incident of `rule` at `site` (bounded; no timing
-    /// is asserted).
-    async fn wait_for(&self, site: &str, rule: &str) -> Value {
-        for _ in 0..300 {
-            let (_, page) = self
-                .get(&format!("/api/v1/incidents?site={site}&rule={rule}"))
-                .await;
-            if let Some(i) = page["incidents"].as_array().and_then(|a| a.first()) {
-                return i.clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("no {rule} incident at {site}:\n{}", self.server.log_text());
-    }
-}
-
-fn error_of(body: &Value) -> String {
-    body["error"].as_str().unwrap_or_default().to_owned()
-}
-
+/// Incident JSON, filters, keyset paging in severity-then-age order.
 #[tokio::test]
-async fn incidents_are_listed_acted_on_silenced_and_hours_edited_through_the_api() {
-    let db = TestDb::new().await;
-    let pool = db.pool().await;
-    let server = Server::start(&db.url);
-    let admin = server.session("admin1", "admin").await;
-    let _ = server.create_operator("sato", "operator");
-    let _ = server.create_operator("watcher", "viewer");
-    let http = reqwest::Client::new();
-    let op = Api {
-        server: &server,
-        http: http.clone(),
-        token: api_token(&server, &admin, "op1", "operator").await,
-    };
-    let op2 = Api {
-        server: &server,
-        http: http.clone(),
-        token: api_token(&server, &admin, "op2", "operator").await,
-    };
-    let viewer = Api {
-        server: &server,
-        http: http.clone(),
-        token: api_token(&server, &admin, "ro", "viewer").await,
-    };
-    let admin_api = Api {
-        server: &server,
-        http: http.clone(),
-        token: api_token(&server, &admin, "adm", "admin").await,
-    };
-
-    site_with_fault(&server, "s-reader", "東京都", Fault::ReaderOff).await;
-    site_with_fault(&server, "s-cert", "大阪府", Fault::CertExpired).await;
-    let reader = op.wait_for("s-reader", "reader_off").await;
-    let cert = op.wait_for("s-cert", "cert_expired").await;
-
+async fn incidents_carry_the_contract_fields_filter_and_page() {
+    let fx = Fixture::start().await;
+    let viewer = fx.api(&fx.viewer);
+    let reader = fx.reader.clone();
+    let cert = fx.cert.clone();
     // The incident JSON carries the contract's fields and the desk answer for its part.
     for field in [
         "id",
@@ -275,9 +110,19 @@ async fn incidents_are_listed_acted_on_silenced_and_hours_edited_through_the_api
     assert!(error_of(&body).contains("cursor"));
     let (status, _) = viewer.get("/api/v1/incidents?rule=no_such_rule").await;
     assert_eq!(status, 400);
+}
 
-    // Actions: a viewer may not; an operator acknowledges once.
+/// Every action, 409s for state and concurrency, 4xx for bad input with nothing half-applied.
+#[tokio::test]
+async fn operator_actions_their_conflicts_and_bad_inputs() {
+    let fx = Fixture::start().await;
+    let pool = fx.db.pool().await;
+    let op = fx.api(&fx.op);
+    let op2 = fx.api(&fx.op2);
+    let viewer = fx.api(&fx.viewer);
+    let reader = fx.reader.clone();
     let id = reader["id"].as_i64().unwrap();
+    // Actions: a viewer may not; an operator acknowledges once.
     let (status, body) = viewer
         .post(&format!("/api/v1/incidents/{id}/ack"), json!({}))
         .await;
@@ -450,7 +295,17 @@ async fn incidents_are_listed_acted_on_silenced_and_hours_edited_through_the_api
     .await
     .unwrap();
     assert_eq!(audited, 5, "each accepted action is audited once");
+}
 
+/// Silences: bad ones refused per field; a good one marks matching incidents; expiring ends it.
+#[tokio::test]
+async fn silences_mark_matching_incidents_and_expire() {
+    let fx = Fixture::start().await;
+    let op = fx.api(&fx.op);
+    let viewer = fx.api(&fx.viewer);
+    let reader = fx.reader.clone();
+    let cert = fx.cert.clone();
+    let id = reader["id"].as_i64().unwrap();
     // Silences: bad ones refused in Japanese; a good one marks the incident; expiring ends it.
     let ends = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let past = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
@@ -517,8 +372,15 @@ async fn incidents_are_listed_acted_on_silenced_and_hours_edited_through_the_api
         )
         .await;
     assert_eq!(status, 409, "{body}");
+}
 
-    // Business hours: admin sets the week; operators set exceptions; bad bands refused.
+/// Business hours: admin sets the week; operators set exceptions; bad bands refused.
+#[tokio::test]
+async fn business_hours_per_site() {
+    let fx = Fixture::start().await;
+    let op = fx.api(&fx.op);
+    let admin_api = fx.api(&fx.admin);
+
     let hours = "/api/v1/sites/s-cert/hours";
     let (status, body) = admin_api.get(hours).await;
     assert_eq!(
@@ -538,6 +400,29 @@ async fn incidents_are_listed_acted_on_silenced_and_hours_edited_through_the_api
     let (status, body) = admin_api.send(reqwest::Method::PUT, hours, json!({"bands": {"mon": ["09:00-12:30", "14:00-18:00"], "sat": ["09:00-13:00"]}, "closed_on_holidays": true})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["bands"]["mon"], json!(["09:00-12:30", "14:00-18:00"]));
+    let (status, body) = admin_api
+        .send(
+            reqwest::Method::PUT,
+            hours,
+            json!({"week": "mon-fri 09:00-18:00"}),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), &body["closed_on_holidays"]),
+        (200, &json!(true)),
+        "kept"
+    );
+    let (_, body) = admin_api
+        .send(
+            reqwest::Method::PUT,
+            hours,
+            json!({"default": true, "closed_on_holidays": false}),
+        )
+        .await;
+    assert_eq!(
+        (&body["is_default"], &body["closed_on_holidays"]),
+        (&json!(true), &json!(false))
+    );
     assert!(body["description_ja"].as_str().unwrap().contains("月"));
     let (status, body) = admin_api
         .send(
@@ -589,230 +474,4 @@ async fn incidents_are_listed_acted_on_silenced_and_hours_edited_through_the_api
     assert_eq!(status, 404);
     let (status, _) = admin_api.get("/api/v1/sites/nowhere/hours").await;
     assert_eq!(status, 404);
-}
-
-#[tokio::test]
-async fn the_cli_lists_incidents_silences_and_site_hours() {
-    let db = TestDb::new().await;
-    let server = Server::start(&db.url);
-    site_with_fault(&server, "c-reader", "東京都", Fault::ReaderOff).await;
-    let mut incidents = Vec::new();
-    for _ in 0..300 {
-        let out = cli(&server, &["incidents", "list", "--format", "json"]);
-        incidents = serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap();
-        if incidents.iter().any(|i| i["rule"] == "reader_off") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let reader = incidents
-        .iter()
-        .find(|i| i["rule"] == "reader_off")
-        .expect("reader_off listed");
-    for field in [
-        "id",
-        "site_id",
-        "rule",
-        "subject",
-        "severity",
-        "state",
-        "first_seen",
-        "last_seen",
-        "count",
-        "silenced",
-    ] {
-        assert!(reader.get(field).is_some(), "{field} missing: {reader}");
-    }
-    for field in ["desk", "open", "next_open"] {
-        assert!(
-            reader["desk"].get(field).is_some(),
-            "desk.{field} missing: {reader}"
-        );
-    }
-    let text = String::from_utf8(cli(&server, &["incidents", "list"]).stdout).unwrap();
-    assert!(
-        text.contains("重大度") && text.contains("c-reader"),
-        "{text}"
-    );
-    let resolved = cli(
-        &server,
-        &[
-            "incidents",
-            "list",
-            "--state",
-            "resolved",
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(
-        serde_json::from_slice::<Vec<Value>>(&resolved.stdout)
-            .unwrap()
-            .len(),
-        0
-    );
-
-    // silence add / list / expire, and the bad ones.
-    let out = cli(
-        &server,
-        &[
-            "silence",
-            "add",
-            "--site",
-            "c-reader",
-            "--for",
-            "2h",
-            "--reason",
-            "院内工事",
-        ],
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("サイレンス"));
-    let listed: Vec<Value> =
-        serde_json::from_slice(&cli(&server, &["silence", "list", "--format", "json"]).stdout)
-            .unwrap();
-    assert_eq!(listed.len(), 1);
-    assert!(
-        listed[0]["created_by"]
-            .as_str()
-            .unwrap()
-            .starts_with("cli:")
-    );
-    let json: Vec<Value> =
-        serde_json::from_slice(&cli(&server, &["incidents", "list", "--format", "json"]).stdout)
-            .unwrap();
-    assert!(
-        json.iter()
-            .filter(|i| i["site_id"] == "c-reader")
-            .all(|i| i["silenced"] == true)
-    );
-    let id = listed[0]["id"].to_string();
-    cli(&server, &["silence", "expire", &id]);
-    let listed: Vec<Value> =
-        serde_json::from_slice(&cli(&server, &["silence", "list", "--format", "json"]).stdout)
-            .unwrap();
-    assert!(listed.is_empty());
-    for bad in [
-        vec!["silence", "add", "--for", "2h", "--reason", "x"],
-        vec![
-            "silence", "add", "--rule", "nope", "--for", "2h", "--reason", "x",
-        ],
-        vec![
-            "silence", "add", "--site", "nowhere", "--for", "2h", "--reason", "x",
-        ],
-        vec![
-            "silence",
-            "add",
-            "--site",
-            "c-reader",
-            "--ends",
-            "2001-01-01T00:00:00+09:00",
-            "--reason",
-            "x",
-        ],
-    ] {
-        let out = server.admin(&bad);
-        assert!(!out.status.success(), "{bad:?} accepted");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("error:"),
-            "{bad:?}"
-        );
-    }
-
-    // site hours / closed-day, audited as cli:<user>.
-    let out = cli(
-        &server,
-        &[
-            "site",
-            "hours",
-            "--site-id",
-            "c-reader",
-            "--set",
-            "mon-fri 09:00-18:00; sat 09:00-13:00",
-            "--holidays",
-            "closed",
-        ],
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.contains("月〜金 9:00〜18:00")
-            && text.contains("土 9:00〜13:00")
-            && text.contains("休業"),
-        "{text}"
-    );
-    let out = cli(
-        &server,
-        &[
-            "site",
-            "closed-day",
-            "--site-id",
-            "c-reader",
-            "--date",
-            "2099-05-01",
-            "--note",
-            "院内研修",
-        ],
-    );
-    assert!(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .contains("例外日 2099-05-01: 休業（院内研修）")
-    );
-    let out = cli(
-        &server,
-        &[
-            "site",
-            "closed-day",
-            "--site-id",
-            "c-reader",
-            "--date",
-            "2099-05-02",
-            "--open",
-            "10:00-12:00",
-        ],
-    );
-    assert!(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .contains("2099-05-02: 営業")
-    );
-    cli(
-        &server,
-        &[
-            "site",
-            "closed-day",
-            "--site-id",
-            "c-reader",
-            "--date",
-            "2099-05-01",
-            "--remove",
-        ],
-    );
-    let text = String::from_utf8(
-        cli(
-            &server,
-            &["site", "hours", "--site-id", "c-reader", "--default"],
-        )
-        .stdout,
-    )
-    .unwrap();
-    assert!(
-        text.contains("既定値") && !text.contains("2099-05-01"),
-        "{text}"
-    );
-    let bad = server.admin(&[
-        "site",
-        "hours",
-        "--site-id",
-        "c-reader",
-        "--set",
-        "mon 18:00-09:00",
-    ]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("終了が開始より後"));
-    let pool = db.pool().await;
-    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE actor LIKE 'cli:%' AND action IN ('site.hours', 'site.hours_exception', 'silence.create', 'silence.expire')")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert!(audited >= 6, "CLI writes are audited ({audited})");
 }

@@ -209,12 +209,17 @@ pub async fn hours_put(
     let Json(input) = body.map_err(bad_json)?;
     let week = hours_input::week_from(&input).map_err(Error::InvalidArgument)?;
     let remote = remote.ip().to_string();
+    // Absent `closed_on_holidays` keeps what the site has.
+    let closed_on_holidays = match input.closed_on_holidays {
+        Some(closed) => closed,
+        None => hours_view(&state, &site_id).await?.closed_on_holidays,
+    };
     let mut tx = state.pool.begin().await?;
     hours_store::set_week(
         &mut tx,
         &site_id,
         week.as_ref(),
-        input.closed_on_holidays.unwrap_or(true),
+        closed_on_holidays,
         actor(&who, &remote),
     )
     .await?;

@@ -14,7 +14,7 @@ use crate::desk::Span;
 const WEEKDAY_KEYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// `PUT /api/v1/sites/{site_id}/hours`: `week` (text) or `bands` (per weekday), or
-/// `default: true` for the kind's default; `closed_on_holidays` defaults to true.
+/// `default: true` for the kind's default; `closed_on_holidays` absent keeps the site's.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct WeekInput {
