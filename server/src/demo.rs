@@ -323,6 +323,30 @@ async fn simulate(
     }
 }
 
+/// The shares of a healthy オン資PC: face, req, res, and Onseikyu at home-visit nursing
+/// stations (domain.md §2.9).
+fn shares_of(kind: SiteKind) -> Vec<pb::Share> {
+    let mut names = vec!["face", "req", "res"];
+    if kind == SiteKind::HomeNursing {
+        names.push("Onseikyu");
+    }
+    names
+        .into_iter()
+        .map(|n| pb::Share {
+            name: n.into(),
+            exists: true,
+            shared: true,
+        })
+        .collect()
+}
+
+/// A stable number per site (FNV-1a), for demo serials.
+fn crc_of(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// A `ReaderOff` site's reader is on for its first reports of a demo run, then switched off.
 const READER_ON_REPORTS: u32 = 3;
 
@@ -392,7 +416,8 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
             present: true,
             subject: format!("CN={}", site.site_id),
             issuer: "CN=オンライン請求ネットワーク関連システム共通認証局".into(),
-            serial: format!("{:X}", seq % 0xFFFF),
+            // One certificate per site: its serial is the incident's subject.
+            serial: format!("{:08X}", crc_of(&site.site_id)),
             not_after: ts(now + chrono::Duration::days(cert_days)),
             desktop_file_present: true,
             backup_seen: true,
@@ -418,14 +443,7 @@ pub fn demo_report(site: &DemoSite, agent_id: &str, seq: u64) -> pb::Report {
                 String::new()
             },
         }],
-        shares: ["face", "req", "res"]
-            .iter()
-            .map(|n| pb::Share {
-                name: (*n).into(),
-                exists: true,
-                shared: true,
-            })
-            .collect(),
+        shares: shares_of(site.kind),
         agent: Some(pb::AgentHealth::default()),
         ip_config: None,
     }

@@ -57,7 +57,11 @@ pub fn on_after_close(doc: &ReportDoc, ctx: &SiteContext<'_>) -> Option<Conditio
             Health::Warning,
             format!(
                 "閉院後（{}）もカードリーダーの電源が入ったままです",
-                closed_at.format("%H:%M")
+                if closed_at.date_naive() == now.date_naive() {
+                    closed_at.format("%H:%M").to_string()
+                } else {
+                    closed_at.format("%m/%d %H:%M").to_string()
+                }
             ),
             "夜間はカードリーダーの電源を切ってください。電源が入ったままだとシステム更新が適用されません（ALMEX: 背面左下のスイッチ、キヤノン: ディスプレイ背面中央のボタン）",
         )
