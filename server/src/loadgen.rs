@@ -21,6 +21,9 @@ use crate::serve;
 
 mod copy_baseline;
 
+/// Attempts per batch before an agent of the load generator gives up.
+const MAX_ATTEMPTS: u32 = 30;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadgenArgs {
     #[command(flatten)]
@@ -285,28 +288,41 @@ async fn agent_load(
             reports,
             abandoned_through: 0,
         };
-        let t = Instant::now();
-        match client.submit_reports(request).await {
-            Ok(ack) => {
-                result.latencies.push(t.elapsed());
-                let stored = u64::from(ack.into_inner().stored);
-                result.stored += stored;
-                progress.acked.fetch_add(stored, Ordering::Relaxed);
-                seq += u64::from(plan.batch_size);
-                sent_batches += 1;
-            }
-            Err(status) => {
-                // Same seq again after the server's wait (as the agent does).
-                let wait = if status.code() == tonic::Code::Unavailable {
-                    progress.overloaded.fetch_add(1, Ordering::Relaxed);
-                    retry_after(&status).unwrap_or(1)
-                } else {
-                    progress.errors.fetch_add(1, Ordering::Relaxed);
-                    1
-                };
-                tokio::time::sleep(Duration::from_secs(wait)).await;
+        // A started batch is retried until acknowledged, also past the
+        // deadline: every report the server stored is then also counted.
+        let mut attempts = 0;
+        loop {
+            let t = Instant::now();
+            match client.submit_reports(request.clone()).await {
+                Ok(ack) => {
+                    result.latencies.push(t.elapsed());
+                    let stored = u64::from(ack.into_inner().stored);
+                    result.stored += stored;
+                    progress.acked.fetch_add(stored, Ordering::Relaxed);
+                    break;
+                }
+                Err(status) => {
+                    attempts += 1;
+                    if attempts >= MAX_ATTEMPTS {
+                        eprintln!(
+                            "loadgen: {agent_id}: giving up after {attempts} attempts: {status}"
+                        );
+                        return result;
+                    }
+                    // Same seq again after the server's wait (as the agent does).
+                    let wait = if status.code() == tonic::Code::Unavailable {
+                        progress.overloaded.fetch_add(1, Ordering::Relaxed);
+                        retry_after(&status).unwrap_or(1)
+                    } else {
+                        progress.errors.fetch_add(1, Ordering::Relaxed);
+                        1
+                    };
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                }
             }
         }
+        seq += u64::from(plan.batch_size);
+        sent_batches += 1;
     }
     result
 }
