@@ -1,4 +1,4 @@
-//! gRPC ingest: validate, commit, then acknowledge.
+//! gRPC ingest: validate, group-commit (`writer`), then acknowledge.
 
 pub mod conn;
 pub mod history;
@@ -6,3 +6,4 @@ pub mod listener;
 pub mod service;
 pub mod store;
 pub mod validate;
+pub mod writer;

@@ -10,7 +10,8 @@ use onshi_proto::v1::{SubmitReportsRequest, SubmitReportsResponse};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use super::{store, validate};
+use super::validate;
+use super::writer::{GroupWriter, OVERLOAD_RETRY_AFTER_SECONDS};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -22,6 +23,8 @@ pub struct AgentIngest {
     /// Batches per agent per minute; one misbehaving PC cannot crowd out
     /// the fleet.
     pub limiter: Arc<AgentLimiter>,
+    /// Group commit (see `writer`): every batch is committed there.
+    pub writer: GroupWriter,
 }
 
 impl AgentIngest {
@@ -29,10 +32,29 @@ impl AgentIngest {
         let per_minute = NonZeroU32::new(batches_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let quota = governor::Quota::per_minute(per_minute).allow_burst(per_minute);
         Self {
-            pool,
             metrics,
             limiter: Arc::new(governor::RateLimiter::keyed(quota)),
+            writer: GroupWriter::spawn(pool.clone()),
+            pool,
         }
+    }
+
+    /// The writers' queues are full: tell the agent to come back later
+    /// (trailer `retry-after-seconds`, which the agent honours) instead of
+    /// queueing without bound.
+    fn overloaded(&self) -> Status {
+        self.metrics.report_rejected("overloaded");
+        tracing::warn!("ingest queue full; batch refused with UNAVAILABLE");
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        metadata.insert(
+            "retry-after-seconds",
+            tonic::metadata::MetadataValue::from(OVERLOAD_RETRY_AFTER_SECONDS),
+        );
+        Status::with_metadata(
+            tonic::Code::Unavailable,
+            "the server is overloaded; retry after the time in retry-after-seconds",
+            metadata,
+        )
     }
 }
 
@@ -84,15 +106,21 @@ impl AgentService for AgentIngest {
             tracing::warn!(error = %e, "rejected report batch; nothing stored");
             return Err(e.into());
         }
-        let outcome = store::commit_batch(
-            &self.pool,
-            &batch.agent_id,
-            &batch.reports,
-            batch.abandoned_through,
-            now,
-        )
-        .await
-        .map_err(|e| {
+        let agent_id = batch.agent_id.clone();
+        let queued = self
+            .writer
+            .submit(
+                agent_id.clone(),
+                batch.reports,
+                batch.abandoned_through,
+                now,
+            )
+            .map_err(|_| self.overloaded())?;
+        let committed = queued.await.map_err(|_| {
+            tracing::error!("ingest writer stopped before answering; agent will retry");
+            Status::unavailable("the server is shutting down; retry shortly")
+        })?;
+        let outcome = committed.map_err(|e| {
             match refusal_reason(&e) {
                 Some(reason) => {
                     self.metrics.report_rejected(reason);
@@ -112,7 +140,7 @@ impl AgentService for AgentIngest {
         self.metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
-        self.metrics.agent_seen(&batch.agent_id);
+        self.metrics.agent_seen(&agent_id);
         tracing::debug!(
             acked = outcome.acked_seq,
             stored = outcome.stored,
@@ -128,7 +156,7 @@ impl AgentService for AgentIngest {
     }
 }
 
-/// Why `store::commit_batch` refused a batch for good, or `None` when the
+/// Why `store::apply_batch` refused a batch for good, or `None` when the
 /// failure is the server's and the agent should retry.
 fn refusal_reason(e: &Error) -> Option<&'static str> {
     match e {

@@ -11,7 +11,10 @@
 //!    newest one to `site_state`;
 //! 4. `acked_seq` advances over the contiguous run of committed seqs.
 //!
-//! The caller answers the agent only after `commit` returns Ok.
+//! The caller answers the agent only after `commit` returns Ok. Live
+//! traffic reaches `apply_batch` through `writer`, which commits many
+//! agents' batches in one transaction; `commit_batch` is the one-batch
+//! transaction (the writer's fallback).
 
 use chrono::{DateTime, Utc};
 use onshi_proto::v1 as pb;
@@ -37,15 +40,30 @@ pub async fn commit_batch(
     abandoned_through: u64,
     now: DateTime<Utc>,
 ) -> Result<CommitOutcome, Error> {
+    let mut tx = pool.begin().await?;
+    let outcome = apply_batch(&mut tx, agent_id, reports, abandoned_through, now).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Writes a validated batch inside the caller's transaction (one batch of
+/// its own, or many agents' batches of one group commit: see `writer`).
+/// Nothing is durable, and nothing may be acknowledged, before the caller
+/// commits.
+pub async fn apply_batch(
+    tx: &mut sqlx::PgConnection,
+    agent_id: &str,
+    reports: &[pb::Report],
+    abandoned_through: u64,
+    now: DateTime<Utc>,
+) -> Result<CommitOutcome, Error> {
     let agent_version = reports
         .last()
         .and_then(|r| r.host.as_ref())
         .map(|h| h.agent_version.clone())
         .unwrap_or_default();
-
-    let mut tx = pool.begin().await?;
-    let stored_ack = lock_agent(&mut tx, agent_id, reports).await?;
-    let acked = settled_through(&mut tx, agent_id, stored_ack, reports, abandoned_through).await?;
+    let stored_ack = lock_agent(&mut *tx, agent_id, reports).await?;
+    let acked = settled_through(&mut *tx, agent_id, stored_ack, reports, abandoned_through).await?;
 
     // Every seq above the stored ack is claimed, including those the same
     // batch declares abandoned: they were delivered after all, so they are
@@ -78,10 +96,10 @@ pub async fn commit_batch(
     }
 
     if !fresh.is_empty() {
-        insert_history_and_state(&mut tx, agent_id, &fresh, now).await?;
+        insert_history_and_state(&mut *tx, agent_id, &fresh, now).await?;
     }
 
-    let new_acked = advance_ack(&mut tx, agent_id, stored_ack, acked).await?;
+    let new_acked = advance_ack(&mut *tx, agent_id, stored_ack, acked).await?;
     sqlx::query(
         "UPDATE agents SET acked_seq = $2, last_seen_at = $3,
                 agent_version = CASE WHEN $4 = '' THEN agent_version ELSE $4 END
@@ -94,7 +112,6 @@ pub async fn commit_batch(
     .execute(&mut *tx)
     .await?;
 
-    tx.commit().await?;
     Ok(CommitOutcome {
         acked_seq: new_acked as u64,
         stored: fresh.len() as u32,
