@@ -86,11 +86,17 @@ impl Spool {
         if let Some(cap) = self.capacity
             && self.bytes() + _more > cap
         {
-            return Err(io::Error::from_raw_os_error(28));
+            return Err(io::Error::from_raw_os_error(DISK_FULL));
         }
         Ok(())
     }
 }
+
+/// The OS's own "disk full" code, so the simulated disk fails like the real one on each OS.
+#[cfg(all(test, unix))]
+const DISK_FULL: i32 = 28; // ENOSPC
+#[cfg(all(test, windows))]
+const DISK_FULL: i32 = 112; // ERROR_DISK_FULL
 
 /// ENOSPC (Unix) / ERROR_DISK_FULL, ERROR_HANDLE_DISK_FULL (Windows): std
 /// maps all three to `StorageFull`.
