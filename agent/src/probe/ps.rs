@@ -102,9 +102,13 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     if let Some(inner) = s.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
         // "1732488123500" or "1732488123500+0900": milliseconds since the
         // epoch in UTC; the offset only says how it was displayed.
-        let end = inner[1..]
+        // The first character may be the number's sign; any character may
+        // be non-ASCII in damaged output (found by fuzzing: never slice
+        // inside one, nor past an empty "/Date()/").
+        let first = inner.chars().next().map_or(0, char::len_utf8);
+        let end = inner[first..]
             .find(['+', '-'])
-            .map(|i| i + 1)
+            .map(|i| i + first)
             .unwrap_or(inner.len());
         let ms: i64 = inner[..end].parse().ok()?;
         return DateTime::from_timestamp_millis(ms);
@@ -123,6 +127,19 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn damaged_dates_are_refused_not_panicked() {
+        for s in [
+            "/Date()/",
+            "/Date(\u{e5}\u{e5}1732489262)/",
+            "/Date(-)/",
+            "/Date(é+0900)/",
+        ] {
+            assert_eq!(parse_date(s), None, "{s}");
+        }
+        assert!(parse_date("/Date(-1000)/").is_some());
+    }
 
     #[test]
     fn one_item_or_many_or_none() {
