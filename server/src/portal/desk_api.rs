@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::AppState;
-use crate::desk::{AtParam, Maintenance, OmakaseContract, RouteQuery, SiteContact, SiteContacts};
+use crate::desk::{AtParam, Maintenance, RouteQuery, SiteContacts};
 use crate::error::Error;
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -45,20 +45,7 @@ async fn load_site(
         q.router_model = q.router_model.or(profile.router_model);
         q.reader_maker = q.reader_maker.or(profile.reader_maker);
     }
-    Ok(SiteContacts {
-        omakase: profile
-            .omakase_dial
-            .map(|dial| OmakaseContract { dial, hours: None }),
-        reader_maker: None,
-        receipt_vendor: profile.receipt_vendor.map(|name| SiteContact {
-            name,
-            phones: (!profile.receipt_vendor_contact.is_empty())
-                .then(|| profile.receipt_vendor_contact.clone())
-                .into_iter()
-                .collect(),
-            ..Default::default()
-        }),
-    })
+    Ok(crate::incidents::desk::contacts_for(&profile))
 }
 
 pub async fn route(
