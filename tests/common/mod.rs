@@ -2,6 +2,7 @@
 //! real `onshi-server` binary on free ports, TLS clients that trust its CA.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod incidents;
 pub mod windows;
 
