@@ -91,7 +91,12 @@ impl Spool {
         let seg = &self.segments[0];
         let (id, max_seq) = (seg.id, seg.max_seq);
         let lost = self.pending.iter().filter(|e| e.segment == id).count() as u64;
-        self.want.settled = self.want.settled.max(max_seq);
+        // Nothing below the next pending report is pending any more: what the
+        // segment held is given up, and what a compaction took out of it
+        // (above its last kept report) was counted as dropped then.
+        let next_pending = self.pending.iter().find(|e| e.segment != id);
+        let given_up = next_pending.map_or(max_seq, |e| e.seq - 1).max(max_seq);
+        self.want.settled = self.want.settled.max(given_up);
         self.want.dropped_total += lost;
         // The loss is counted durably before the data goes, when the disk
         // takes one more mark; if not, the next write that succeeds does.
@@ -119,6 +124,11 @@ impl Spool {
         let mut kept = Vec::new();
         for f in &scan.records {
             let r = &f.record;
+            if r.kind == Kind::Mark && r.seq > 0 {
+                // What a mark accounts through stays where it was.
+                kept.push(f);
+                continue;
+            }
             if r.kind != Kind::Report || r.seq <= marks.settled {
                 continue;
             }
@@ -133,17 +143,22 @@ impl Spool {
         let mut entries = Vec::new();
         let mut max_seq = 0;
         for f in kept {
-            entries.push(Entry {
-                seq: f.record.seq,
-                segment: id,
-                offset: out.len() as u64,
-                len: f.len as u32,
-                low_value: false,
-            });
-            max_seq = f.record.seq;
+            if f.record.kind == Kind::Report {
+                entries.push(Entry {
+                    seq: f.record.seq,
+                    segment: id,
+                    offset: out.len() as u64,
+                    len: f.len as u32,
+                    low_value: false,
+                });
+                max_seq = f.record.seq;
+            }
             out.extend_from_slice(&data[f.offset..f.offset + f.len]);
         }
-        out.extend(record::encode(&Record::mark(marks)));
+        // Every seq this segment held is accounted for at its end: kept,
+        // or counted as dropped above (and what an earlier rewrite accounted).
+        let through = scan.records.iter().map(|f| f.record.seq).max().unwrap_or(0);
+        out.extend(record::encode(&Record::mark_through(marks, through)));
         // The rewrite needs room for the new copy until the rename.
         self.check_capacity(out.len() as u64)?;
         write_atomically(&path, &out)?;

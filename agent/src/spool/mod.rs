@@ -266,7 +266,9 @@ impl Spool {
                 && active_bytes > record::frame_len(0) as u64)
         {
             let next = self.segments.last().map(|s| s.id + 1).unwrap_or(1);
-            self.start_segment(next)?;
+            // Every seq before this one went through `append` (written or
+            // counted as dropped) or was counted lost at start-up.
+            self.start_segment(next, seq - 1)?;
         }
         let mut marks = self.want;
         marks.dropped_reported = marks.dropped_reported.max(loss.dropped_total);

@@ -10,6 +10,11 @@
 //! present when flag bit 2 is set: every record written now has them, and a
 //! record of an older agent (without) still reads, with both at 0.
 //!
+//! A mark's `seq` (0 in marks of older agents) is the seq it accounts
+//! through: every seq up to it was written before the mark or counted as
+//! lost. Every segment starts with one, and a rewritten segment ends with
+//! one, so a segment cut exactly between two records is still found.
+//!
 //! Every record carries the spool's [`Marks`] as of its writing, so the state
 //! after a restart is the field-wise maximum over all readable records: an ack
 //! and the data it covers change in one append, and losing one record to
@@ -101,7 +106,7 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record<'a> {
     pub kind: Kind,
-    /// The report's seq; 0 for a mark.
+    /// The report's seq; for a mark, the seq it accounts through (0: none).
     pub seq: u64,
     /// Same content as the report before it: dropped first when full.
     pub low_value: bool,
@@ -111,9 +116,17 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     pub fn mark(marks: Marks) -> Self {
+        Self::mark_through(marks, 0)
+    }
+
+    /// A mark that also says "every seq up to `through` is accounted for
+    /// before this point of the spool" (written, dropped or counted lost):
+    /// the end of a rewritten segment, so that a seq gap there is not
+    /// counted again at the next start. 0 says nothing (every older mark).
+    pub fn mark_through(marks: Marks, through: u64) -> Self {
         Record {
             kind: Kind::Mark,
-            seq: 0,
+            seq: through,
             low_value: false,
             marks,
             payload: &[],

@@ -258,6 +258,8 @@ fn full_spool_drops_low_value_reports_first_and_counts_them() {
     );
     drop(s);
     let mut s = Spool::open(dir.path(), small).unwrap();
+    assert_eq!(s.want.corrupt_total, 0, "nothing is counted lost");
+    assert_eq!(s.backlog(), pending, "every pending report is still there");
     assert_eq!(s.marks.dropped_total, dropped, "the drop count is durable");
     let delivered = drain(&mut s);
     assert_eq!(delivered.len() as u64, pending);
@@ -364,4 +366,91 @@ fn a_rejected_report_is_set_aside_counted_once_and_never_sent_again() {
     // The next report carries the count; after it, nothing is unreported.
     s.append(4, false, &payload(4), loss).unwrap();
     assert_eq!(s.unreported_loss().rejected, 0);
+}
+
+/// A middle segment cut exactly at a record boundary shows no damage: the
+/// reports it lost are found by the seq gap to the next segment.
+#[test]
+fn a_middle_segment_cut_at_a_record_boundary_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    for seq in 1..=60 {
+        append(&mut s, seq, false);
+    }
+    drop(s);
+    let files = segment_files(dir.path());
+    assert!(files.len() >= 3, "{files:?}");
+    let victim = &files[files.len() / 2];
+    let data = std::fs::read(victim).unwrap();
+    let scan = record::scan(&data);
+    let reports: Vec<_> = scan
+        .records
+        .iter()
+        .filter(|f| f.record.kind == Kind::Report)
+        .collect();
+    assert!(reports.len() >= 3);
+    // Keep the first report record whole; cut where the second-to-last starts.
+    let cut = reports[reports.len() - 2].offset;
+    let cut_away = reports.len() as u64 - (reports.len() as u64 - 2);
+    std::fs::write(victim, &data[..cut]).unwrap();
+
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    let corrupt = s.unreported_loss().corrupt;
+    let delivered = drain(&mut s);
+    assert_eq!(corrupt, cut_away, "the cut-away reports are counted");
+    assert_eq!(
+        delivered.len() as u64 + corrupt,
+        60,
+        "each lost report is counted: {delivered:?}"
+    );
+    drop(s);
+    let s = Spool::open(dir.path(), limits()).unwrap();
+    assert_eq!(s.want.corrupt_total, corrupt, "counted once, not at every start");
+}
+
+/// The same cut, found again at every start until the segment goes: it is
+/// counted the first time only, also while its reports are still pending.
+#[test]
+fn a_cut_found_at_start_is_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    for seq in 1..=60 {
+        append(&mut s, seq, false);
+    }
+    drop(s);
+    let files = segment_files(dir.path());
+    let victim = &files[1];
+    let data = std::fs::read(victim).unwrap();
+    let scan = record::scan(&data);
+    let last = scan
+        .records
+        .iter()
+        .rfind(|f| f.record.kind == Kind::Report)
+        .unwrap();
+    std::fs::write(victim, &data[..last.offset]).unwrap();
+    let first = Spool::open(dir.path(), limits()).unwrap().want.corrupt_total;
+    assert_eq!(first, 1);
+    for _ in 0..3 {
+        let s = Spool::open(dir.path(), limits()).unwrap();
+        assert_eq!(s.want.corrupt_total, 1);
+        assert_eq!(s.backlog(), 59);
+    }
+}
+
+/// Reports that could not be written (a full disk) leave seq gaps, at
+/// segment boundaries too; they are counted as dropped, not again as corrupt.
+#[test]
+fn gaps_of_dropped_reports_are_not_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    for i in 1..=60 {
+        // Two reports before each one could not be written (`append` failed).
+        s.want.dropped_total += 2;
+        append(&mut s, 3 * i, false);
+    }
+    assert!(segment_files(dir.path()).len() >= 3);
+    drop(s);
+    let mut s = Spool::open(dir.path(), limits()).unwrap();
+    assert_eq!(s.unreported_loss().corrupt, 0);
+    assert_eq!(drain(&mut s).len(), 60);
 }

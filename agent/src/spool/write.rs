@@ -37,7 +37,7 @@ impl Spool {
     /// back so that no half record stays behind.
     pub(super) fn write_active(&mut self, bytes: &[u8]) -> io::Result<u64> {
         if self.segments.is_empty() {
-            self.start_segment(1)?;
+            self.start_segment(1, self.want.last_seq)?;
         }
         self.check_capacity(bytes.len() as u64)?;
         let segment = self.segments.last_mut().expect("an active segment");
@@ -52,9 +52,12 @@ impl Spool {
         Ok(offset)
     }
 
-    /// Creates segment `id`, starting with a mark, and makes it active.
-    pub(super) fn start_segment(&mut self, id: u64) -> io::Result<()> {
-        let bytes = record::encode(&Record::mark(self.want));
+    /// Creates segment `id`, starting with a mark that accounts for every
+    /// seq up to `through` (written before it, or counted as lost), and
+    /// makes it active. A start knows the end before it: a segment cut
+    /// exactly between two records is found there.
+    pub(super) fn start_segment(&mut self, id: u64, through: u64) -> io::Result<()> {
+        let bytes = record::encode(&Record::mark_through(self.want, through));
         self.check_capacity(bytes.len() as u64)?;
         let path = self.segment_path(id);
         write_atomically(&path, &bytes)?;
