@@ -12,6 +12,7 @@ pub mod demo;
 pub mod desk;
 pub mod enrol;
 pub mod error;
+pub mod escalation;
 pub mod fleet;
 pub mod healthcheck;
 pub mod incidents;
