@@ -18,6 +18,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod loadgen;
 pub mod logging;
+pub mod mail;
 pub mod metrics;
 pub mod portal;
 pub mod seed;
