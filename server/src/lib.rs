@@ -19,6 +19,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod loadgen;
 pub mod logging;
+pub mod mail;
 pub mod metrics;
 pub mod portal;
 pub mod seed;
