@@ -234,7 +234,7 @@ pub async fn run(cmd: EscalationCommand) -> Result<(), Error> {
                 let incident = incident_of(&database.pool, a.id).await?;
                 super::send::send(
                     &database.pool,
-                    &sender,
+                    Some(&sender),
                     incident,
                     a.id,
                     a.confirm_resend,

@@ -372,17 +372,9 @@ pub struct Outgoing {
     pub body: String,
 }
 
-/// Claims a draft mail for sending. `confirm_resend` is needed when an earlier send of the
-/// same draft ended without a recorded outcome.
-pub async fn begin_send(
-    pool: &PgPool,
-    incident_id: i64,
-    eid: i64,
-    confirm_resend: bool,
-    by: Actor<'_>,
-    now: DateTime<Utc>,
-) -> Result<Outgoing, Error> {
-    let (mut tx, current) = lock(pool, incident_id, eid).await?;
+/// Why this case cannot be sent now, if it cannot: only a draft mail, and after an unknown
+/// outcome only with `confirm_resend`.
+fn check_sendable(current: &Current, confirm_resend: bool) -> Result<(), Error> {
     if current.channel != Channel::Mail {
         return Err(Error::Conflict(format!(
             "この依頼は{}です。送信ではなく、連絡した結果を記録してください",
@@ -402,6 +394,40 @@ pub async fn begin_send(
             current.send_started_by.as_deref().unwrap_or("不明")
         )));
     }
+    Ok(())
+}
+
+/// [`check_sendable`] without taking any lock: answers "not a mail" before "mail is not
+/// configured".
+pub async fn precheck_send(
+    pool: &PgPool,
+    incident_id: i64,
+    eid: i64,
+    confirm_resend: bool,
+) -> Result<(), Error> {
+    let current: Current = sqlx::query_as(&format!(
+        "{CURRENT} WHERE escalation_id = $1 AND incident_id = $2"
+    ))
+    .bind(eid)
+    .bind(incident_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| Error::NotFound(format!("障害 {incident_id} のエスカレーション {eid}")))?;
+    check_sendable(&current, confirm_resend)
+}
+
+/// Claims a draft mail for sending. `confirm_resend` is needed when an earlier send of the
+/// same draft ended without a recorded outcome.
+pub async fn begin_send(
+    pool: &PgPool,
+    incident_id: i64,
+    eid: i64,
+    confirm_resend: bool,
+    by: Actor<'_>,
+    now: DateTime<Utc>,
+) -> Result<Outgoing, Error> {
+    let (mut tx, current) = lock(pool, incident_id, eid).await?;
+    check_sendable(&current, confirm_resend)?;
     let desk = current.desk_id()?;
     let mut errors = FieldErrors::default();
     input::check_subject(desk, &current.subject, &mut errors);
@@ -441,10 +467,16 @@ pub async fn begin_send(
 /// How a send ended.
 #[derive(Debug, Clone)]
 pub enum SendResult {
-    /// The SMTP server accepted the mail.
-    Sent { message_id: Option<String> },
-    /// It was refused or could not be delivered to the server; nothing went out.
+    /// The SMTP server accepted the mail (`reply`: what it said).
+    Sent {
+        message_id: Option<String>,
+        reply: String,
+    },
+    /// It was refused, or never reached the server: nothing went out.
     Failed { error: String },
+    /// The line went quiet or broke mid-way: the server may have the mail. The claim stays,
+    /// so the draft is not sent again without confirmation.
+    Unknown { error: String },
 }
 
 /// Records the outcome of [`begin_send`]: 依頼済 with its due time, or the failure.
@@ -457,7 +489,7 @@ pub async fn finish_send(
 ) -> Result<(), Error> {
     let (mut tx, current) = lock(pool, out.incident_id, out.escalation_id).await?;
     match result {
-        SendResult::Sent { message_id } => {
+        SendResult::Sent { message_id, reply } => {
             let ctx: Context = context::load(&mut tx, out.incident_id, now).await?;
             let due = answer_due(&ctx.desk_hours(out.desk), now.with_timezone(&JST));
             sqlx::query(
@@ -476,7 +508,7 @@ pub async fn finish_send(
             let detail = json!({
                 "action": "sent", "escalation_id": out.escalation_id, "desk": current.desk,
                 "to": out.to, "subject": out.subject, "due_at": due.at,
-                "message_id": message_id,
+                "message_id": message_id, "reply": reply,
             });
             record(
                 &mut tx,
@@ -498,6 +530,21 @@ pub async fn finish_send(
             .await?;
             let detail = json!({
                 "action": "send_failed", "escalation_id": out.escalation_id,
+                "desk": current.desk, "to": out.to, "error": error,
+            });
+            record(
+                &mut tx,
+                out.incident_id,
+                by,
+                "escalation.send",
+                Outcome::Failed,
+                detail,
+            )
+            .await?;
+        }
+        SendResult::Unknown { error } => {
+            let detail = json!({
+                "action": "send_unknown", "escalation_id": out.escalation_id,
                 "desk": current.desk, "to": out.to, "error": error,
             });
             record(

@@ -296,12 +296,10 @@ pub async fn send_mail(
         remote: &remote,
     };
     let confirm = form.confirm_resend.is_some();
-    let result = match send::configured(state.escalation_mail.as_deref()) {
-        Ok(sender) => send::send(&state.pool, sender, id, eid, confirm, by)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
+    let sender = state.escalation_mail.as_deref();
+    let result = send::send(&state.pool, sender, id, eid, confirm, by)
+        .await
+        .map(|_| ());
     match result {
         Ok(()) => Ok(back(id, "sent", eid)),
         Err(e) => refused(&state, &who, id, blank_refusal(eid), e).await,
