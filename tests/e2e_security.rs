@@ -236,6 +236,8 @@ async fn every_route_demands_login_and_the_right_role() {
             .replace("{token_id}", "1")
             .replace("{username}", "x")
             .replace("{id}", "1")
+            .replace("{eid}", "1")
+            .replace("{maker}", "fujitsu")
             .replace("{date}", "2099-05-01");
         let url = server.http(&path);
         let Access::Role(required) = spec.access else {
