@@ -83,7 +83,10 @@ async fn silent_pc(server: &Server, db: &TestDb, api: &Api<'_>, site_id: &str) -
         if owed == 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "report never evaluated");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "report never evaluated"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     pool.close().await;

@@ -56,6 +56,7 @@ pub struct DraftArgs {
     /// Store the draft (下書き) and print its id.
     #[arg(long)]
     pub save: bool,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -70,6 +71,7 @@ pub struct ListArgs {
     /// Fleet-wide: open (not 完了/取消), due (a reminder is due) or all.
     #[arg(long, value_enum, default_value_t = Scope::Open)]
     pub scope: Scope,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -96,19 +98,21 @@ pub struct RecordCallArgs {
     /// The escalation's id (from `escalation list`).
     #[arg(long)]
     pub id: i64,
+    /// What came of the call: accepted (受付済), callback (依頼済, waiting), no_answer or other.
     #[arg(long, value_enum)]
     pub outcome: CallOutcome,
     /// Who answered at the desk.
-    #[arg(long, default_value = "")]
-    pub spoke_with: String,
+    #[arg(long)]
+    pub spoke_with: Option<String>,
     /// When the call was made (RFC 3339); default now.
     #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
     pub at: Option<DateTime<FixedOffset>>,
     /// The desk's ticket / reception number.
-    #[arg(long, default_value = "")]
-    pub ticket: String,
-    #[arg(long, default_value = "")]
-    pub note: String,
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// A note kept with the call.
+    #[arg(long)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -118,6 +122,8 @@ pub struct UpdateArgs {
     /// The escalation's id (from `escalation list`).
     #[arg(long)]
     pub id: i64,
+    /// New status, forward only: accepted, parts_ordered, visit_scheduled (with --visit-on),
+    /// done, cancelled.
     #[arg(long, value_enum)]
     pub status: Option<Status>,
     /// The desk's ticket / reception number.
@@ -255,11 +261,11 @@ pub async fn run(cmd: EscalationCommand) -> Result<(), Error> {
         EscalationCommand::RecordCall(a) => {
             let database = pool(&a.db).await?;
             let call = CallInput {
-                spoke_with: a.spoke_with,
+                spoke_with: a.spoke_with.unwrap_or_default(),
                 at: a.at,
                 outcome: a.outcome,
-                ticket: a.ticket,
-                note: a.note,
+                ticket: a.ticket.unwrap_or_default(),
+                note: a.note.unwrap_or_default(),
             };
             let done = async {
                 let incident = incident_of(&database.pool, a.id).await?;

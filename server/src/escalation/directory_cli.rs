@@ -18,20 +18,20 @@ use crate::sites::{Actor, ReaderMaker};
 #[derive(Debug, Clone, Default, Args)]
 pub struct HoursArgs {
     /// 平日 (Mon–Fri that is not a national holiday), e.g. 09:00-17:00.
-    #[arg(long, default_value = "")]
-    pub weekday: String,
+    #[arg(long)]
+    pub weekday: Option<String>,
     /// Saturdays.
-    #[arg(long, default_value = "")]
-    pub saturday: String,
+    #[arg(long)]
+    pub saturday: Option<String>,
     /// Sundays.
-    #[arg(long, default_value = "")]
-    pub sunday: String,
+    #[arg(long)]
+    pub sunday: Option<String>,
     /// National holidays.
-    #[arg(long, default_value = "")]
-    pub holiday: String,
+    #[arg(long)]
+    pub holiday: Option<String>,
     /// 年末年始 closure: dec29-jan3 or dec29-jan4 (none when absent).
-    #[arg(long, default_value = "")]
-    pub year_end: String,
+    #[arg(long)]
+    pub year_end: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,28 +40,32 @@ pub enum MakerCommand {
     Set {
         #[command(flatten)]
         db: DbArgs,
+        /// The reader maker.
         #[arg(long, value_enum)]
         maker: ReaderMaker,
         /// The desk's name as drafts show it.
-        #[arg(long, default_value = "")]
-        name: String,
+        #[arg(long)]
+        name: Option<String>,
         /// Phone number(s), comma separated.
-        #[arg(long, default_value = "")]
-        phone: String,
-        #[arg(long, default_value = "")]
-        mail: String,
+        #[arg(long)]
+        phone: Option<String>,
+        /// The desk's mail address.
+        #[arg(long)]
+        mail: Option<String>,
         /// URL of the maker's support / repair form.
-        #[arg(long, default_value = "")]
-        web_form: String,
+        #[arg(long)]
+        web_form: Option<String>,
         #[command(flatten)]
         hours: HoursArgs,
-        #[arg(long, default_value = "")]
-        note: String,
+        /// A note for operators (shown on the admin page).
+        #[arg(long)]
+        note: Option<String>,
     },
     /// Every maker and its desk, 未登録 when none.
     List {
         #[command(flatten)]
         db: DbArgs,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -69,6 +73,7 @@ pub enum MakerCommand {
     Clear {
         #[command(flatten)]
         db: DbArgs,
+        /// The reader maker.
         #[arg(long, value_enum)]
         maker: ReaderMaker,
     },
@@ -84,22 +89,25 @@ pub enum ReceiptVendorCommand {
         #[arg(long)]
         name: String,
         /// Phone number(s), comma separated.
-        #[arg(long, default_value = "")]
-        phone: String,
-        #[arg(long, default_value = "")]
-        mail: String,
+        #[arg(long)]
+        phone: Option<String>,
+        /// The desk's mail address.
+        #[arg(long)]
+        mail: Option<String>,
         /// URL of the vendor's support page or form.
-        #[arg(long, default_value = "")]
-        web: String,
+        #[arg(long)]
+        web: Option<String>,
         #[command(flatten)]
         hours: HoursArgs,
-        #[arg(long, default_value = "")]
-        note: String,
+        /// A note for operators (shown on the admin page).
+        #[arg(long)]
+        note: Option<String>,
     },
     /// Every vendor in the directory.
     List {
         #[command(flatten)]
         db: DbArgs,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -107,6 +115,7 @@ pub enum ReceiptVendorCommand {
     Remove {
         #[command(flatten)]
         db: DbArgs,
+        /// The vendor's name (any case).
         #[arg(long)]
         name: String,
     },
@@ -114,23 +123,23 @@ pub enum ReceiptVendorCommand {
 
 fn input(
     name: String,
-    phone: String,
-    mail: String,
-    web: String,
+    phone: Option<String>,
+    mail: Option<String>,
+    web: Option<String>,
     h: HoursArgs,
-    note: String,
+    note: Option<String>,
 ) -> DeskInput {
     DeskInput {
         name,
-        phone,
-        mail,
-        web,
-        weekday: h.weekday,
-        saturday: h.saturday,
-        sunday: h.sunday,
-        holiday: h.holiday,
-        year_end: h.year_end,
-        note,
+        phone: phone.unwrap_or_default(),
+        mail: mail.unwrap_or_default(),
+        web: web.unwrap_or_default(),
+        weekday: h.weekday.unwrap_or_default(),
+        saturday: h.saturday.unwrap_or_default(),
+        sunday: h.sunday.unwrap_or_default(),
+        holiday: h.holiday.unwrap_or_default(),
+        year_end: h.year_end.unwrap_or_default(),
+        note: note.unwrap_or_default(),
     }
 }
 
@@ -177,7 +186,7 @@ pub async fn maker(cmd: MakerCommand) -> Result<(), Error> {
             hours,
             note,
         } => {
-            let desk = input(name, phone, mail, web_form, hours, note);
+            let desk = input(name.unwrap_or_default(), phone, mail, web_form, hours, note);
             let database = pool(&db).await?;
             let done = async {
                 let mut tx = database.pool.begin().await?;
