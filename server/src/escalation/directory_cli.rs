@@ -34,33 +34,61 @@ pub struct HoursArgs {
     pub year_end: Option<String>,
 }
 
+/// `maker set`.
+#[derive(Debug, Clone, Args)]
+pub struct MakerSetArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The reader maker.
+    #[arg(long, value_enum)]
+    pub maker: ReaderMaker,
+    /// The desk's name as drafts show it.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Phone number(s), comma separated.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// The desk's mail address.
+    #[arg(long)]
+    pub mail: Option<String>,
+    /// URL of the maker's support / repair form.
+    #[arg(long)]
+    pub web_form: Option<String>,
+    #[command(flatten)]
+    pub hours: HoursArgs,
+    /// A note for operators (shown on the admin page).
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+/// `receipt-vendor add`.
+#[derive(Debug, Clone, Args)]
+pub struct VendorAddArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The vendor's name as sites record it (「レセコン業者」).
+    #[arg(long)]
+    pub name: String,
+    /// Phone number(s), comma separated.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// The desk's mail address.
+    #[arg(long)]
+    pub mail: Option<String>,
+    /// URL of the vendor's support page or form.
+    #[arg(long)]
+    pub web: Option<String>,
+    #[command(flatten)]
+    pub hours: HoursArgs,
+    /// A note for operators (shown on the admin page).
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum MakerCommand {
     /// Register or replace a reader maker's desk (at least one of --phone, --mail, --web-form).
-    Set {
-        #[command(flatten)]
-        db: DbArgs,
-        /// The reader maker.
-        #[arg(long, value_enum)]
-        maker: ReaderMaker,
-        /// The desk's name as drafts show it.
-        #[arg(long)]
-        name: Option<String>,
-        /// Phone number(s), comma separated.
-        #[arg(long)]
-        phone: Option<String>,
-        /// The desk's mail address.
-        #[arg(long)]
-        mail: Option<String>,
-        /// URL of the maker's support / repair form.
-        #[arg(long)]
-        web_form: Option<String>,
-        #[command(flatten)]
-        hours: HoursArgs,
-        /// A note for operators (shown on the admin page).
-        #[arg(long)]
-        note: Option<String>,
-    },
+    Set(Box<MakerSetArgs>),
     /// Every maker and its desk, 未登録 when none.
     List {
         #[command(flatten)]
@@ -82,27 +110,7 @@ pub enum MakerCommand {
 #[derive(Debug, Subcommand)]
 pub enum ReceiptVendorCommand {
     /// Add a receipt-system vendor's desk, or replace the one with the same name.
-    Add {
-        #[command(flatten)]
-        db: DbArgs,
-        /// The vendor's name as sites record it (「レセコン業者」).
-        #[arg(long)]
-        name: String,
-        /// Phone number(s), comma separated.
-        #[arg(long)]
-        phone: Option<String>,
-        /// The desk's mail address.
-        #[arg(long)]
-        mail: Option<String>,
-        /// URL of the vendor's support page or form.
-        #[arg(long)]
-        web: Option<String>,
-        #[command(flatten)]
-        hours: HoursArgs,
-        /// A note for operators (shown on the admin page).
-        #[arg(long)]
-        note: Option<String>,
-    },
+    Add(Box<VendorAddArgs>),
     /// Every vendor in the directory.
     List {
         #[command(flatten)]
@@ -176,16 +184,17 @@ pub async fn maker(cmd: MakerCommand) -> Result<(), Error> {
         remote: "",
     };
     match cmd {
-        MakerCommand::Set {
-            db,
-            maker,
-            name,
-            phone,
-            mail,
-            web_form,
-            hours,
-            note,
-        } => {
+        MakerCommand::Set(a) => {
+            let MakerSetArgs {
+                db,
+                maker,
+                name,
+                phone,
+                mail,
+                web_form,
+                hours,
+                note,
+            } = *a;
             let desk = input(name.unwrap_or_default(), phone, mail, web_form, hours, note);
             let database = pool(&db).await?;
             let done = async {
@@ -247,15 +256,16 @@ pub async fn receipt_vendor(cmd: ReceiptVendorCommand) -> Result<(), Error> {
         remote: "",
     };
     match cmd {
-        ReceiptVendorCommand::Add {
-            db,
-            name,
-            phone,
-            mail,
-            web,
-            hours,
-            note,
-        } => {
+        ReceiptVendorCommand::Add(a) => {
+            let VendorAddArgs {
+                db,
+                name,
+                phone,
+                mail,
+                web,
+                hours,
+                note,
+            } = *a;
             let desk = input(name.clone(), phone, mail, web, hours, note);
             let database = pool(&db).await?;
             let done = async {
