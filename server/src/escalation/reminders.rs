@@ -14,6 +14,48 @@ use super::store;
 use crate::error::Error;
 use crate::incidents::store as incident_store;
 
+/// What a raised reminder tells the operators' notification channels: a warning routed like a
+/// fleet-wide event (`notify::SystemEvent`, branch `notify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Stable code for receivers.
+    pub kind: &'static str,
+    /// One line (no newline: it becomes a mail subject).
+    pub subject: String,
+    pub body: String,
+}
+
+/// The notice for a reminder. Pure.
+pub fn notice(owed: &query::Owed) -> Notice {
+    let what = match owed.reminder {
+        super::due::Reminder::NoAnswer { .. } => "回答なし",
+        super::due::Reminder::VisitPassed { .. } => "訪問予定日超過",
+    };
+    Notice {
+        kind: "escalation_reminder",
+        subject: format!(
+            "【催促】{} {what} — 障害 {}（{}）",
+            owed.desk_name, owed.incident_id, owed.site_id
+        ),
+        body: format!(
+            "{}\n\n依頼: /incidents/{}/escalations#esc-{}",
+            owed.reminder.message_ja(&owed.desk_name),
+            owed.incident_id,
+            owed.escalation_id
+        ),
+    }
+}
+
+/// Offers the notice to the notification outbox in the reminder's transaction. The outbox
+/// (`notify::enqueue_event`) lives on branch `notify`; until both are merged the reminder is
+/// on the pages, the API, the timeline and the audit log only. At merge this body becomes:
+/// `crate::notify::enqueue_event(conn, &crate::notify::SystemEvent { kind: n.kind.into(),
+/// subject: n.subject.clone(), body: n.body.clone(), severity: Health::Warning }).await?;`
+async fn offer_to_outbox(_conn: &mut sqlx::PgConnection, n: &Notice) -> Result<(), Error> {
+    tracing::debug!(subject = %n.subject, "escalation reminder: no notification outbox in this build");
+    Ok(())
+}
+
 /// How often the loop looks for late vendors (due times are whole minutes at best).
 pub const EVERY: Duration = Duration::from_secs(60);
 const BATCH: i64 = 200;
@@ -44,6 +86,7 @@ pub async fn pass(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, Error> {
         )
         .await?
         {
+            offer_to_outbox(&mut tx, &notice(&owed)).await?;
             tx.commit().await?;
             raised += 1;
             tracing::info!(
@@ -70,5 +113,44 @@ pub async fn run(pool: PgPool, mut shutdown: watch::Receiver<bool>) -> Result<()
         if *shutdown.borrow() {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::*;
+    use crate::escalation::due::Reminder;
+
+    #[test]
+    fn the_notice_is_one_line_with_a_link_to_the_case() {
+        let owed = query::Owed {
+            incident_id: 12,
+            escalation_id: 3,
+            site_id: "clinic-1".into(),
+            desk_name: "レノボPC 故障受付（日本コムシス）".into(),
+            reminder: Reminder::NoAnswer {
+                due_at: Utc.with_ymd_and_hms(2026, 3, 9, 8, 0, 0).unwrap(),
+            },
+        };
+        let n = notice(&owed);
+        assert_eq!(n.kind, "escalation_reminder");
+        assert!(
+            !n.subject.contains('\n') && n.subject.contains("回答なし"),
+            "{}",
+            n.subject
+        );
+        assert!(
+            n.body.contains("2026-03-09 17:00")
+                && n.body.ends_with("/incidents/12/escalations#esc-3")
+        );
+        let visit = query::Owed {
+            reminder: Reminder::VisitPassed {
+                visit_on: NaiveDate::from_ymd_opt(2026, 3, 10).unwrap(),
+            },
+            ..owed
+        };
+        assert!(notice(&visit).subject.contains("訪問予定日超過"));
     }
 }
