@@ -223,95 +223,105 @@ async fn list_cmd(a: ListArgs) -> Result<(), Error> {
     }
 }
 
+async fn send_cmd(a: SendArgs, by: Actor<'_>) -> Result<(), Error> {
+    let sender = super::send::Sender::from_args(&a.mail)?;
+    let database = pool(&a.db).await?;
+    let done = async {
+        let incident = incident_of(&database.pool, a.id).await?;
+        super::send::send(
+            &database.pool,
+            Some(&sender),
+            incident,
+            a.id,
+            a.confirm_resend,
+            by,
+        )
+        .await
+    }
+    .await;
+    finish(database).await;
+    let e = done?;
+    println!(
+        "エスカレーション {} を {} に送信しました（回答期限 {}）",
+        e.id,
+        e.to,
+        crate::portal::filters::jst_text(e.due_at)
+    );
+    Ok(())
+}
+
+async fn record_call_cmd(a: RecordCallArgs, by: Actor<'_>) -> Result<(), Error> {
+    let now = Utc::now();
+    let database = pool(&a.db).await?;
+    let call = CallInput {
+        spoke_with: a.spoke_with.unwrap_or_default(),
+        at: a.at,
+        outcome: a.outcome,
+        ticket: a.ticket.unwrap_or_default(),
+        note: a.note.unwrap_or_default(),
+    };
+    let done = async {
+        let incident = incident_of(&database.pool, a.id).await?;
+        store::record_call(&database.pool, incident, a.id, &call, by, now).await?;
+        let mut conn = database.pool.acquire().await?;
+        query::get(&mut conn, incident, a.id, now).await
+    }
+    .await;
+    finish(database).await;
+    let e = done?;
+    println!(
+        "エスカレーション {} に電話の記録を追加しました（状態: {}）",
+        e.id, e.status_label
+    );
+    Ok(())
+}
+
+async fn update_cmd(a: UpdateArgs, by: Actor<'_>) -> Result<(), Error> {
+    let now = Utc::now();
+    let database = pool(&a.db).await?;
+    let patch = Patch {
+        status: a.status,
+        ticket: a.ticket,
+        visit_on: a.visit_on,
+        note: a.note,
+        ..Default::default()
+    };
+    let done = async {
+        let incident = incident_of(&database.pool, a.id).await?;
+        store::update(&database.pool, incident, a.id, &patch, by, now).await?;
+        let mut conn = database.pool.acquire().await?;
+        query::get(&mut conn, incident, a.id, now).await
+    }
+    .await;
+    finish(database).await;
+    let e = done?;
+    println!(
+        "エスカレーション {} を更新しました（状態: {}、受付番号: {}）",
+        e.id,
+        e.status_label,
+        if e.ticket.is_empty() { "-" } else { &e.ticket }
+    );
+    Ok(())
+}
+
 pub async fn run(cmd: EscalationCommand) -> Result<(), Error> {
     let who = actor();
     let by = Actor {
         actor: &who,
         remote: "",
     };
-    let now = Utc::now();
     match cmd {
-        EscalationCommand::Draft(a) => draft_cmd(a, by).await?,
-        EscalationCommand::List(a) => list_cmd(a).await?,
-        EscalationCommand::Send(a) => {
-            let sender = super::send::Sender::from_args(&a.mail)?;
-            let database = pool(&a.db).await?;
-            let done = async {
-                let incident = incident_of(&database.pool, a.id).await?;
-                super::send::send(
-                    &database.pool,
-                    Some(&sender),
-                    incident,
-                    a.id,
-                    a.confirm_resend,
-                    by,
-                )
-                .await
-            }
-            .await;
-            finish(database).await;
-            let e = done?;
-            println!(
-                "エスカレーション {} を {} に送信しました（回答期限 {}）",
-                e.id,
-                e.to,
-                crate::portal::filters::jst_text(e.due_at)
-            );
-        }
-        EscalationCommand::RecordCall(a) => {
-            let database = pool(&a.db).await?;
-            let call = CallInput {
-                spoke_with: a.spoke_with.unwrap_or_default(),
-                at: a.at,
-                outcome: a.outcome,
-                ticket: a.ticket.unwrap_or_default(),
-                note: a.note.unwrap_or_default(),
-            };
-            let done = async {
-                let incident = incident_of(&database.pool, a.id).await?;
-                store::record_call(&database.pool, incident, a.id, &call, by, now).await?;
-                let mut conn = database.pool.acquire().await?;
-                query::get(&mut conn, incident, a.id, now).await
-            }
-            .await;
-            finish(database).await;
-            let e = done?;
-            println!(
-                "エスカレーション {} に電話の記録を追加しました（状態: {}）",
-                e.id, e.status_label
-            );
-        }
-        EscalationCommand::Update(a) => {
-            let database = pool(&a.db).await?;
-            let patch = Patch {
-                status: a.status,
-                ticket: a.ticket,
-                visit_on: a.visit_on,
-                note: a.note,
-                ..Default::default()
-            };
-            let done = async {
-                let incident = incident_of(&database.pool, a.id).await?;
-                store::update(&database.pool, incident, a.id, &patch, by, now).await?;
-                let mut conn = database.pool.acquire().await?;
-                query::get(&mut conn, incident, a.id, now).await
-            }
-            .await;
-            finish(database).await;
-            let e = done?;
-            println!(
-                "エスカレーション {} を更新しました（状態: {}、受付番号: {}）",
-                e.id,
-                e.status_label,
-                if e.ticket.is_empty() { "-" } else { &e.ticket }
-            );
-        }
+        EscalationCommand::Draft(a) => draft_cmd(a, by).await,
+        EscalationCommand::List(a) => list_cmd(a).await,
+        EscalationCommand::Send(a) => send_cmd(a, by).await,
+        EscalationCommand::RecordCall(a) => record_call_cmd(a, by).await,
+        EscalationCommand::Update(a) => update_cmd(a, by).await,
         EscalationCommand::Remind { db } => {
             let database = pool(&db).await?;
-            let raised = reminders::pass(&database.pool, now).await;
+            let raised = reminders::pass(&database.pool, Utc::now()).await;
             finish(database).await;
             println!("催促を {} 件記録しました", raised?);
+            Ok(())
         }
     }
-    Ok(())
 }

@@ -10,13 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use super::letter;
 use super::model::{Channel, field_error};
-use crate::desk::serial::{self, SerialError};
+use crate::desk::serial;
 use crate::desk::status::{ResolvedDesk, resolve};
 use crate::desk::{
     ContactKind, DeskId, Maintenance, Part, RouteAnswer, RouteError, RouteQuery, SiteContacts,
     route,
 };
-use crate::error::Error;
 use crate::incidents::lifecycle::State;
 use crate::incidents::rules::Rule;
 use crate::sites::{Health, Site};
@@ -91,101 +90,6 @@ pub struct Draft {
     pub warnings: Vec<String>,
 }
 
-/// Why no draft can be made as asked. Messages are Japanese and say what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DraftError {
-    #[error("この障害（{rule}）には決まった連絡先の窓口がありません。連絡する窓口を選んでください")]
-    NoDesk { rule: &'static str },
-    #[error(
-        "サイト「{site}」は「Nにおまかせ！ITサポート」に加入していません（保守: 未加入）。おまかせの窓口には依頼できません。{hint}"
-    )]
-    NotSubscribed { site: String, hint: String },
-    #[error(
-        "「Nにおまかせ！ITサポート」は当社標準の構成（PC・ルータ・HUB・光回線・カードリーダー）が対象です。この障害（{rule}）は {desk} に連絡してください"
-    )]
-    OutsideOmakase {
-        rule: &'static str,
-        desk: &'static str,
-    },
-    #[error(
-        "サイト「{site}」には{what}が登録されていないため、{desk}には依頼できません。設置されている場合は {page} で登録してください"
-    )]
-    NotOnSite {
-        site: String,
-        what: &'static str,
-        desk: &'static str,
-        page: String,
-    },
-    #[error(
-        "サイト「{site}」のルータは {model} です。{chosen} ではなく {right} に連絡してください"
-    )]
-    WrongRouter {
-        site: String,
-        model: &'static str,
-        chosen: &'static str,
-        right: &'static str,
-    },
-    #[error(
-        "{desk}の連絡先は未登録です。{page} で電話番号・メール・web フォームを登録してから、もう一度作成してください"
-    )]
-    NotRegistered {
-        desk: String,
-        page: String,
-        fix: FixAt,
-    },
-    #[error("{0}")]
-    Serial(#[from] SerialError),
-    #[error(
-        "{desk}にはシリアル番号（{form}）が必要です。シリアル番号を入力してください（サイト情報に登録しておくこともできます）"
-    )]
-    SerialMissing { desk: &'static str, form: String },
-}
-
-/// Where the data a draft lacks is entered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FixAt {
-    /// The site's profile (/admin/sites/{id}).
-    Site,
-    /// The maker directory (/admin/makers).
-    Makers,
-    /// The receipt-vendor directory (/admin/receipt-vendors), or the site's profile.
-    ReceiptVendors,
-}
-
-impl DraftError {
-    /// Pages where the missing data can be entered: (label, path), for links next to the
-    /// message.
-    pub fn fix_pages(&self, site_id: &str) -> Vec<(&'static str, String)> {
-        let site = ("サイトの編集", format!("/admin/sites/{site_id}"));
-        match self {
-            DraftError::NotOnSite { .. } => vec![site],
-            DraftError::NotRegistered { fix, .. } => match fix {
-                FixAt::Site => vec![site],
-                FixAt::Makers => vec![("メーカー窓口を登録する", "/admin/makers".into())],
-                FixAt::ReceiptVendors => vec![
-                    ("レセコン業者を登録する", "/admin/receipt-vendors".into()),
-                    site,
-                ],
-            },
-            _ => Vec::new(),
-        }
-    }
-
-    /// The input field the problem belongs to.
-    pub fn field(&self) -> &'static str {
-        match self {
-            DraftError::Serial(_) | DraftError::SerialMissing { .. } => "serial",
-            _ => "desk",
-        }
-    }
-}
-
-impl From<DraftError> for Error {
-    fn from(e: DraftError) -> Self {
-        field_error(e.field(), e.to_string())
-    }
-}
-
 fn desk_name(id: DeskId) -> &'static str {
     crate::desk::directory::desk(id).name
 }
@@ -244,44 +148,48 @@ pub fn default_desk(f: &Facts<'_>) -> Result<DeskId, DraftError> {
     })
 }
 
+/// 「Nにおまかせ」 only for a subscribed site with its dial on record, and only for NTT East's
+/// standard configuration (guide 1-8-1).
+fn check_omakase(f: &Facts<'_>) -> Result<(), DraftError> {
+    let site = f.site;
+    let own = |part| {
+        crate::desk::routing::part_desk(
+            part,
+            site.router_model
+                .unwrap_or(crate::desk::RouterModel::AtAr1050v),
+        )
+    };
+    if site.maintenance != Maintenance::Omakase {
+        let hint = match f.incident.part() {
+            Some(part) => format!("部位の窓口（{}）を選んでください", desk_name(own(part))),
+            None => "部位の窓口を選んでください".into(),
+        };
+        return Err(DraftError::NotSubscribed {
+            site: site.name.clone(),
+            hint,
+        });
+    }
+    if let Some(part) = f.incident.part().filter(|p| !p.is_standard_configuration()) {
+        return Err(DraftError::OutsideOmakase {
+            rule: f.incident.rule.label_ja(),
+            desk: desk_name(own(part)),
+        });
+    }
+    if f.contacts.omakase.is_none() {
+        return Err(DraftError::NotRegistered {
+            desk: "「Nにおまかせ！ITサポート」専用ダイヤル".into(),
+            page: site_page(site),
+            fix: FixAt::Site,
+        });
+    }
+    Ok(())
+}
+
 /// Refuses a desk the site has no contract or equipment for.
 pub fn check_contract(f: &Facts<'_>, desk: DeskId) -> Result<(), DraftError> {
     let site = f.site;
     match desk {
-        DeskId::Omakase => {
-            if site.maintenance != Maintenance::Omakase {
-                let hint = match f.incident.part() {
-                    Some(part) => format!(
-                        "部位の窓口（{}）を選んでください",
-                        desk_name(crate::desk::routing::part_desk(
-                            part,
-                            site.router_model
-                                .unwrap_or(crate::desk::RouterModel::AtAr1050v)
-                        ))
-                    ),
-                    None => "部位の窓口を選んでください".into(),
-                };
-                return Err(DraftError::NotSubscribed {
-                    site: site.name.clone(),
-                    hint,
-                });
-            }
-            if let Some(part) = f.incident.part().filter(|p| !p.is_standard_configuration()) {
-                let own =
-                    crate::desk::routing::part_desk(part, crate::desk::RouterModel::AtAr1050v);
-                return Err(DraftError::OutsideOmakase {
-                    rule: f.incident.rule.label_ja(),
-                    desk: desk_name(own),
-                });
-            }
-            if f.contacts.omakase.is_none() {
-                return Err(DraftError::NotRegistered {
-                    desk: "「Nにおまかせ！ITサポート」専用ダイヤル".into(),
-                    page: site_page(site),
-                    fix: FixAt::Site,
-                });
-            }
-        }
+        DeskId::Omakase => check_omakase(f)?,
         DeskId::AlliedRouter | DeskId::YamahaRouter => {
             let model = site
                 .router_model
@@ -474,6 +382,9 @@ pub fn build(f: &Facts<'_>, req: &Request, at: DateTime<FixedOffset>) -> Result<
         warnings: text.warnings,
     })
 }
+
+mod error;
+pub use error::{DraftError, FixAt};
 
 #[cfg(test)]
 pub(crate) mod tests;

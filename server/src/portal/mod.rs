@@ -7,6 +7,7 @@ mod admin;
 mod desk_api;
 mod error_page;
 mod escalations_api;
+mod escalations_forms;
 mod escalations_page;
 pub mod extract;
 pub mod filters;

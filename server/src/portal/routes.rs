@@ -6,7 +6,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use super::admin::{agents, audit, operators, sites, tokens};
 use super::admin::{makers, receipt_vendors};
 use super::{AppState, desk_api, incidents_api, ops, pages, session};
-use super::{escalations_api, escalations_page};
+use super::{escalations_api, escalations_forms, escalations_page};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
 
@@ -304,31 +304,31 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Method::POST,
             "/incidents/{id}/escalations",
             Role(Operator),
-            post(escalations_page::create),
+            post(escalations_forms::create),
         ),
         r(
             Method::POST,
             "/incidents/{id}/escalations/{eid}/edit",
             Role(Operator),
-            post(escalations_page::edit),
+            post(escalations_forms::edit),
         ),
         r(
             Method::POST,
             "/incidents/{id}/escalations/{eid}/send",
             Role(Operator),
-            post(escalations_page::send_mail),
+            post(escalations_forms::send_mail),
         ),
         r(
             Method::POST,
             "/incidents/{id}/escalations/{eid}/record-call",
             Role(Operator),
-            post(escalations_page::record_call),
+            post(escalations_forms::record_call),
         ),
         r(
             Method::POST,
             "/incidents/{id}/escalations/{eid}/update",
             Role(Operator),
-            post(escalations_page::update),
+            post(escalations_forms::update),
         ),
         r(Method::GET, "/admin/makers", Role(Admin), get(makers::list)),
         r(

@@ -3,6 +3,7 @@
 use chrono::TimeZone;
 
 use super::*;
+use crate::desk::serial::SerialError;
 use crate::escalation::directory::{DeskInput, site_contacts};
 use crate::escalation::letter::{LENOVO_TAG, ONSHI_TAG};
 
