@@ -232,12 +232,12 @@ async fn every_route_demands_login_and_the_right_role() {
         let path = spec
             .path
             .replace("{site_id}", "x")
+            .replace("{eid}", "1")
+            .replace("{maker}", "fujitsu")
             .replace("{agent_id}", "x")
             .replace("{token_id}", "1")
             .replace("{username}", "x")
             .replace("{id}", "1")
-            .replace("{eid}", "1")
-            .replace("{maker}", "fujitsu")
             .replace("{date}", "2099-05-01");
         let url = server.http(&path);
         let Access::Role(required) = spec.access else {

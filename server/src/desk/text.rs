@@ -10,7 +10,7 @@ use super::routing::RouteAnswer;
 use super::status::DeskStatus;
 
 /// "2026-05-07(木) 09:00"; seconds only when not zero.
-pub(crate) fn when(at: DateTime<FixedOffset>) -> String {
+pub fn when(at: DateTime<FixedOffset>) -> String {
     let at = at.with_timezone(&JST);
     let day = match at.weekday() {
         Weekday::Mon => "月",
