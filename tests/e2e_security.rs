@@ -232,6 +232,8 @@ async fn every_route_demands_login_and_the_right_role() {
         let path = spec
             .path
             .replace("{site_id}", "x")
+            .replace("{eid}", "1")
+            .replace("{maker}", "fujitsu")
             .replace("{agent_id}", "x")
             .replace("{token_id}", "1")
             .replace("{username}", "x")

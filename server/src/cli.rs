@@ -66,6 +66,15 @@ pub enum Command {
     Restore(crate::ca_backup::RestoreArgs),
     /// Ask the local HTTP listener for /healthz (container HEALTHCHECK).
     Healthcheck(crate::healthcheck::HealthcheckArgs),
+    /// Escalation to vendors and desks: drafts, sending, calls, tickets and status.
+    #[command(subcommand)]
+    Escalation(crate::escalation::cli::EscalationCommand),
+    /// The face-auth reader makers' desks (the maker directory).
+    #[command(subcommand)]
+    Maker(crate::escalation::directory_cli::MakerCommand),
+    /// The receipt-system vendors' desks (the receipt-vendor directory).
+    #[command(subcommand)]
+    ReceiptVendor(crate::escalation::directory_cli::ReceiptVendorCommand),
 }
 
 /// Whether a site is closed on national holidays and 12/29–1/3.
@@ -300,6 +309,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ONSHI_MAX_GRPC_CONNECTIONS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_grpc_connections: Option<u64>,
+    #[command(flatten)]
+    pub escalation_mail: crate::escalation::send::MailArgs,
 }
 
 impl ServeArgs {

@@ -83,6 +83,11 @@ fn main() -> ExitCode {
             Command::Backup(args) => ca_backup::backup(&args).await?,
             Command::Restore(args) => ca_backup::restore(&args).await?,
             Command::Healthcheck(args) => healthcheck::run(&args).await?,
+            Command::Escalation(cmd) => onshi_server::escalation::cli::run(cmd).await?,
+            Command::Maker(cmd) => onshi_server::escalation::directory_cli::maker(cmd).await?,
+            Command::ReceiptVendor(cmd) => {
+                onshi_server::escalation::directory_cli::receipt_vendor(cmd).await?
+            }
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {

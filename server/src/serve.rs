@@ -76,6 +76,8 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let metrics_handle = metrics.clone();
     let mut state = portal::AppState::new(pool.clone(), metrics);
     state.behind_tls = args.behind_tls;
+    state.escalation_mail =
+        crate::escalation::send::Sender::optional(&args.escalation_mail)?.map(Arc::new);
     let app = portal::router(state);
     let http_stop = stopped(shutdown.subscribe());
     tasks.push(tokio::spawn(async move {
@@ -104,6 +106,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         engine,
         shutdown.subscribe(),
     )));
+    if engine.worker == crate::incidents::engine::WorkerMode::On {
+        tasks.push(tokio::spawn(crate::escalation::reminders::run(
+            pool.clone(),
+            shutdown.subscribe(),
+        )));
+    }
     tasks.push(tokio::spawn(maintain_history(
         pool.clone(),
         args.retention_days,

@@ -26,7 +26,8 @@ pub mod query;
 pub mod routing;
 pub mod serial;
 pub mod status;
-mod text;
+// The call sheet of an escalation (`escalation::draft`) is the routing answer in words.
+pub(crate) mod text;
 
 pub use self::cli::{DeskCliError, DeskCommand, run};
 pub use self::directory::{Contact, ContactKind, Desk, DeskId};

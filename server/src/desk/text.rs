@@ -10,7 +10,7 @@ use super::routing::RouteAnswer;
 use super::status::DeskStatus;
 
 /// "2026-05-07(木) 09:00"; seconds only when not zero.
-pub(super) fn when(at: DateTime<FixedOffset>) -> String {
+pub fn when(at: DateTime<FixedOffset>) -> String {
     let at = at.with_timezone(&JST);
     let day = match at.weekday() {
         Weekday::Mon => "月",
@@ -88,8 +88,8 @@ fn state_lines(s: &State<'_>, out: &mut String) {
     }
 }
 
-/// `desk route` in words.
-pub(super) fn route(a: &RouteAnswer) -> String {
+/// `desk route` in words (also the head of an escalation's call sheet).
+pub(crate) fn route(a: &RouteAnswer) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "【連絡先】{} [{}]", a.name, a.desk);
     for contact in &a.contacts {

@@ -25,7 +25,7 @@ fn bad_query(e: QueryRejection) -> Error {
     Error::InvalidArgument(format!("クエリが正しくありません: {}", e.body_text()))
 }
 
-fn bad_json(e: JsonRejection) -> Error {
+pub(super) fn bad_json(e: JsonRejection) -> Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return Error::ResourceExhausted("リクエストが大きすぎます（上限 2 MB）".into());
     }
@@ -36,7 +36,7 @@ fn bad_json(e: JsonRejection) -> Error {
 }
 
 /// An optional JSON body: empty means the defaults.
-fn optional_json<T: serde::de::DeserializeOwned + Default>(
+pub(super) fn optional_json<T: serde::de::DeserializeOwned + Default>(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<T, Error> {
     let bytes = body.map_err(|e| {
@@ -53,11 +53,11 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
         .map_err(|e| Error::InvalidArgument(format!("JSON が正しくありません: {e}")))
 }
 
-fn bad_id(e: axum::extract::rejection::PathRejection) -> Error {
+pub(super) fn bad_id(e: axum::extract::rejection::PathRejection) -> Error {
     Error::InvalidArgument(format!("URL のIDが正しくありません: {}", e.body_text()))
 }
 
-type Body = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
+pub(super) type Body = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
 
 fn actor<'a>(who: &'a Principal, remote: &'a str) -> Actor<'a> {
     Actor {

@@ -6,6 +6,9 @@
 mod admin;
 mod desk_api;
 mod error_page;
+mod escalations_api;
+mod escalations_forms;
+mod escalations_page;
 pub mod extract;
 pub mod filters;
 pub mod guard;
@@ -37,6 +40,8 @@ pub struct AppState {
     /// The portal is reached over HTTPS (a TLS-terminating proxy): cookies
     /// get `Secure` and responses carry HSTS.
     pub behind_tls: bool,
+    /// SMTP transport for escalation mail to vendors (`--escalation-smtp-url`); `None`: off.
+    pub escalation_mail: Option<std::sync::Arc<crate::escalation::send::Sender>>,
 }
 
 impl AppState {
@@ -48,6 +53,7 @@ impl AppState {
             // 停止中 (sweep) before it could be counted as 営業時間外.
             stale_after: Duration::from_secs(16 * 60),
             behind_tls: false,
+            escalation_mail: None,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Every HTTP route, with the access it requires. Add new routes here only.
 
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::admin::{agents, audit, operators, sites, tokens};
+use super::admin::{makers, receipt_vendors};
 use super::{AppState, desk_api, incidents_api, ops, pages, session};
+use super::{escalations_api, escalations_forms, escalations_page};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
 
@@ -253,6 +255,111 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/sites/{site_id}/hours/exceptions/{date}",
             Role(Operator),
             delete(incidents_api::exception_delete),
+        ),
+        // Escalation to vendors and desks (issue 12): reads for viewers, drafts, sending,
+        // calls and tracking for operators, the maker and vendor directories for admins.
+        r(
+            Method::GET,
+            "/api/v1/incidents/{id}/escalations",
+            Role(Viewer),
+            get(escalations_api::list),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/incidents/{id}/escalations",
+            Role(Operator),
+            post(escalations_api::create),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/incidents/{id}/escalations/{eid}",
+            Role(Viewer),
+            get(escalations_api::get),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/incidents/{id}/escalations/{eid}",
+            Role(Operator),
+            patch(escalations_api::patch),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/incidents/{id}/escalations/{eid}/send",
+            Role(Operator),
+            post(escalations_api::send_mail),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/incidents/{id}/escalations/{eid}/record-call",
+            Role(Operator),
+            post(escalations_api::record_call),
+        ),
+        r(
+            Method::GET,
+            "/incidents/{id}/escalations",
+            Role(Viewer),
+            get(escalations_page::show),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/escalations",
+            Role(Operator),
+            post(escalations_forms::create),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/escalations/{eid}/edit",
+            Role(Operator),
+            post(escalations_forms::edit),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/escalations/{eid}/send",
+            Role(Operator),
+            post(escalations_forms::send_mail),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/escalations/{eid}/record-call",
+            Role(Operator),
+            post(escalations_forms::record_call),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/escalations/{eid}/update",
+            Role(Operator),
+            post(escalations_forms::update),
+        ),
+        r(Method::GET, "/admin/makers", Role(Admin), get(makers::list)),
+        r(
+            Method::POST,
+            "/admin/makers/{maker}",
+            Role(Admin),
+            post(makers::save),
+        ),
+        r(
+            Method::POST,
+            "/admin/makers/{maker}/clear",
+            Role(Admin),
+            post(makers::clear),
+        ),
+        r(
+            Method::GET,
+            "/admin/receipt-vendors",
+            Role(Admin),
+            get(receipt_vendors::list),
+        ),
+        r(
+            Method::POST,
+            "/admin/receipt-vendors",
+            Role(Admin),
+            post(receipt_vendors::save),
+        ),
+        r(
+            Method::POST,
+            "/admin/receipt-vendors/remove",
+            Role(Admin),
+            post(receipt_vendors::remove),
         ),
     ]
 }

@@ -4,7 +4,9 @@
 
 pub mod agents;
 pub mod audit;
+pub mod makers;
 pub mod operators;
+pub mod receipt_vendors;
 pub mod sites;
 pub mod tokens;
 

@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod errors;
+mod escalations;
 
 use std::net::SocketAddr;
 
