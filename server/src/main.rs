@@ -83,6 +83,12 @@ fn main() -> ExitCode {
             Command::Backup(args) => ca_backup::backup(&args).await?,
             Command::Restore(args) => ca_backup::restore(&args).await?,
             Command::Healthcheck(args) => healthcheck::run(&args).await?,
+            Command::Channel(cmd) => {
+                if !onshi_server::notify::cli::channel(cmd).await? {
+                    std::process::exit(1);
+                }
+            }
+            Command::Route(cmd) => onshi_server::notify::cli::route(cmd).await?,
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {
