@@ -456,3 +456,7 @@ pub async fn repeat_once(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, Err
     tx.commit().await?;
     Ok(joins.len())
 }
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;
