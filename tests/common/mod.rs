@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod incidents;
 pub mod smtp;
+pub mod webhook;
 pub mod windows;
 
 use std::io::{BufRead, BufReader};
