@@ -86,7 +86,7 @@ pub fn channels_for<'c>(
         .filter(|c| {
             let mut naming = routes
                 .iter()
-                .filter(|r| r.channels.iter().any(|n| *n == c.name))
+                .filter(|r| r.channels.contains(&c.name))
                 .peekable();
             naming.peek().is_none() || naming.any(|r| r.matches(target))
         })
