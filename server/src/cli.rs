@@ -333,7 +333,9 @@ pub struct ServeArgs {
 fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() && v <= 86_400.0 => Ok(v),
-        _ => Err(format!("「{s}」は 0 より大きく 86400 以下の秒数で指定してください")),
+        _ => Err(format!(
+            "「{s}」は 0 より大きく 86400 以下の秒数で指定してください"
+        )),
     }
 }
 
@@ -354,7 +356,8 @@ impl ServeArgs {
             retry: crate::notify::deliver::RetryPolicy {
                 base: std::time::Duration::from_secs_f64(self.notify_retry_base_seconds),
                 max: std::time::Duration::from_secs_f64(
-                    self.notify_retry_max_seconds.max(self.notify_retry_base_seconds),
+                    self.notify_retry_max_seconds
+                        .max(self.notify_retry_base_seconds),
                 ),
             },
             senders: self.notify_senders as usize,
