@@ -23,6 +23,7 @@ pub enum ChannelCommand {
     List {
         #[command(flatten)]
         db: DbArgs,
+        /// `text` (a table) or `json`.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -30,6 +31,7 @@ pub enum ChannelCommand {
     Remove {
         #[command(flatten)]
         db: DbArgs,
+        /// The channel's name (from `channel list`).
         #[arg(long)]
         name: String,
     },
@@ -37,6 +39,7 @@ pub enum ChannelCommand {
     Test {
         #[command(flatten)]
         db: DbArgs,
+        /// The channel's name (from `channel list`).
         #[arg(long)]
         name: String,
     },
@@ -44,13 +47,16 @@ pub enum ChannelCommand {
     Deliveries {
         #[command(flatten)]
         db: DbArgs,
+        /// Only messages in this state (e.g. dead: dead-lettered, retrying: failed, will retry).
         #[arg(long, value_enum)]
         state: Option<DeliveryState>,
         /// Only this channel.
         #[arg(long)]
         channel: Option<String>,
+        /// Most messages shown (up to 500).
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// `text` (a table) or `json`.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -58,7 +64,8 @@ pub enum ChannelCommand {
     Retry {
         #[command(flatten)]
         db: DbArgs,
-        #[arg(long, conflicts_with = "channel", required_unless_present = "channel")]
+        /// The message's id (from `channel deliveries`).
+        #[arg(long, conflicts_with = "channel")]
         delivery: Option<i64>,
         /// Retry every dead-lettered message of this channel.
         #[arg(long)]
@@ -70,6 +77,7 @@ pub enum ChannelCommand {
 pub struct ChannelAddArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// `webhook` (signed JSON POST) or `smtp` (mail).
     #[arg(long, value_enum)]
     pub kind: ChannelKind,
     /// A name operators recognise, e.g. ops-slack.
@@ -115,6 +123,7 @@ pub enum RouteCommand {
     List {
         #[command(flatten)]
         db: DbArgs,
+        /// `text` (a table) or `json`.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -122,6 +131,7 @@ pub enum RouteCommand {
     Remove {
         #[command(flatten)]
         db: DbArgs,
+        /// The route's name (from `route list`).
         #[arg(long)]
         name: String,
     },
@@ -131,11 +141,13 @@ pub enum RouteCommand {
 pub struct RouteAddArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// A name operators recognise, e.g. tokyo-critical.
     #[arg(long)]
     pub name: String,
     /// Channel names, comma-separated or repeated.
     #[arg(long = "channel", value_delimiter = ',', required = true)]
     pub channels: Vec<String>,
+    /// Only incidents of this severity or above (default warning).
     #[arg(long, value_enum)]
     pub min_severity: Option<Health>,
     /// Rule codes (e.g. reader_off,offline); none: every rule.
