@@ -231,7 +231,7 @@ async fn thirty_incidents_are_one_signed_message_and_their_resolution_another() 
         text.contains("onshi_notifications_sent_total{channel=\"ops\"} 2"),
         "{text}"
     );
-    assert!(text.contains("onshi_notify_outbox_age_seconds"), "{text}");
+    assert!(text.contains("onshi_notification_outbox_age_seconds"), "{text}");
     let out = cli(&server, &["channel", "deliveries", "--format", "json"]);
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2);

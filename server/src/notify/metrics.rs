@@ -48,12 +48,12 @@ impl NotifyMetrics {
             m.dead.clone(),
         );
         registry.register(
-            "onshi_notify_outbox_age_seconds",
+            "onshi_notification_outbox_age_seconds",
             "Age of the oldest notification message not yet sent or dead-lettered",
             m.outbox_age.clone(),
         );
         registry.register(
-            "onshi_notify_outbox_pending",
+            "onshi_notification_outbox_pending",
             "Notification messages waiting to be sent (incl. retries)",
             m.outbox_pending.clone(),
         );
