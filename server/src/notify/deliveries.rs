@@ -170,3 +170,22 @@ pub async fn retry(
     tx.commit().await?;
     Ok(n)
 }
+
+/// How long delivered and dead-lettered messages stay in the history.
+pub const KEEP_DAYS: i64 = 90;
+
+/// Deletes messages sent or dead-lettered before `before`, except those about an incident
+/// that is still open (its resolution and repeats go to the channels they name). Returns how
+/// many went.
+pub async fn prune(pool: &PgPool, before: DateTime<Utc>) -> Result<u64, Error> {
+    Ok(sqlx::query(
+        "DELETE FROM notify_deliveries d
+         WHERE d.state IN ('sent', 'dead') AND d.updated_at < $1
+           AND NOT EXISTS (SELECT 1 FROM notify_delivery_incidents m JOIN incidents i USING (incident_id)
+                           WHERE m.delivery_id = d.delivery_id AND i.state <> 'resolved')",
+    )
+    .bind(before)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

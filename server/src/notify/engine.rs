@@ -39,6 +39,7 @@ impl Default for NotifyConfig {
 const IDLE: Duration = Duration::from_millis(500);
 const REPEAT_EVERY: Duration = Duration::from_secs(30);
 const MEASURE_EVERY: Duration = Duration::from_secs(5);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const ON_ERROR: Duration = Duration::from_secs(5);
 
 /// Runs the router and the senders until `stop`.
@@ -85,6 +86,7 @@ async fn route_loop(
     let portal = config.portal_url.as_deref();
     let mut last_repeat = std::time::Instant::now() - REPEAT_EVERY;
     let mut last_measure = std::time::Instant::now() - MEASURE_EVERY;
+    let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
     loop {
         let now = Utc::now();
         let wait = match router::route_once(&pool, now, portal).await {
@@ -112,6 +114,15 @@ async fn route_loop(
             last_repeat = std::time::Instant::now();
             if let Err(e) = router::repeat_once(&pool, now).await {
                 tracing::error!(error = %e, "notification repeats failed; next try in 30 s");
+            }
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = std::time::Instant::now();
+            let before = now - chrono::Duration::days(deliveries::KEEP_DAYS);
+            match deliveries::prune(&pool, before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(messages = n, "old notification history pruned"),
+                Err(e) => tracing::warn!(error = %e, "cannot prune the notification history"),
             }
         }
         if last_measure.elapsed() >= MEASURE_EVERY {

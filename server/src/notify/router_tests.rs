@@ -363,3 +363,35 @@ async fn fleet_events_go_to_channels_without_site_filters() {
     );
     let _ = rows[0].delivery_id;
 }
+
+#[tokio::test]
+async fn old_history_is_pruned_except_what_open_incidents_still_need() {
+    let h = Harness::new().await;
+    webhook_channel(&h.pool, "ops", Health::Warning, 0).await;
+    site(&h.pool, "a", "東京都").await;
+    site(&h.pool, "b", "東京都").await;
+    let still_open = open(&h.pool, "a", Rule::Offline, Health::Critical).await;
+    let done = open(&h.pool, "b", Rule::ReaderOff, Health::Critical).await;
+    route_and_seal(&h.pool, Utc::now() + Duration::seconds(61)).await;
+    // Two messages: move b to its own by resolving it after its opening went out.
+    mark_sent(&h.pool).await;
+    resolve(&h.pool, done).await;
+    route_and_seal(&h.pool, Utc::now() + Duration::seconds(61)).await;
+    mark_sent(&h.pool).await;
+    let later = Utc::now() + Duration::days(crate::notify::deliveries::KEEP_DAYS + 1);
+    let yesterday = Utc::now() - Duration::days(1);
+    assert_eq!(
+        crate::notify::deliveries::prune(&h.pool, yesterday)
+            .await
+            .unwrap(),
+        0
+    );
+    let pruned = crate::notify::deliveries::prune(&h.pool, later)
+        .await
+        .unwrap();
+    let left = deliveries(&h.pool).await;
+    // The opening message names the still-open incident: kept. The resolution (only b) goes.
+    assert_eq!(pruned, 1, "{left:?}");
+    assert_eq!(left.len(), 1);
+    assert!(left[0].members.contains(&still_open));
+}
