@@ -156,15 +156,6 @@ fn fresh_signature(r: &common::webhook::Request) {
     );
 }
 
-async fn metrics(server: &Server) -> String {
-    reqwest::get(server.http("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn thirty_incidents_are_one_signed_message_and_their_resolution_another() {
     let db = TestDb::new().await;
@@ -240,7 +231,7 @@ async fn thirty_incidents_are_one_signed_message_and_their_resolution_another() 
         "{doc}"
     );
 
-    let text = metrics(&server).await;
+    let text = server.metrics().await;
     assert!(
         text.contains("onshi_notifications_sent_total{channel=\"ops\"} 2"),
         "{text}"
@@ -301,7 +292,7 @@ async fn a_500_is_retried_with_the_same_key_and_n_failures_dead_letter() {
         listed.contains("broken") && listed.contains("HTTP 500"),
         "{listed}"
     );
-    let text = metrics(&server).await;
+    let text = server.metrics().await;
     assert!(
         text.contains("onshi_notifications_dead_lettered_total{channel=\"broken\"} 1"),
         "{text}"

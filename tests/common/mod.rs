@@ -521,3 +521,15 @@ impl Server {
         std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
     }
 }
+
+impl Server {
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.http("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}

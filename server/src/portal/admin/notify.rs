@@ -175,6 +175,20 @@ fn checked<T>(parsed: Result<T, FieldErrors>, typed: FieldErrors) -> Result<T, E
     Err(Error::Fields(errors))
 }
 
+/// The field errors to show again with the form, for an error the form can explain (its
+/// fields, a name already taken); any other error is the page's.
+fn at_fields(e: Error) -> Result<FieldErrors, Error> {
+    match e {
+        Error::Fields(f) => Ok(f),
+        Error::Conflict(m) => {
+            let mut errors = FieldErrors::default();
+            errors.add("name", m);
+            Ok(errors)
+        }
+        other => Err(other),
+    }
+}
+
 impl ChannelForm {
     fn to_new(&self) -> (NewChannel, FieldErrors) {
         let mut errors = FieldErrors::default();
@@ -230,31 +244,22 @@ pub async fn create_channel(
     };
     let (new, typed) = form.to_new();
     let result = match checked(new.validate(), typed) {
-        Ok(valid) => channel::create(&state.pool, &valid, by).await.map(|_| ()),
+        Ok(valid) => channel::create(&state.pool, &valid, by).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Ok(Redirect::to("/admin/channels").into_response()),
-        Err(e) => {
-            let mut channel_errors = FieldErrors::default();
-            match e {
-                Error::Fields(f) => channel_errors = f,
-                Error::Conflict(m) => channel_errors.add("name", m),
-                other => return Err(other),
-            }
-            // The secret is not sent back into the page.
-            let channel_form = ChannelForm {
-                secret: String::new(),
-                ..form
-            };
-            let shown = Shown {
-                channel_form,
-                channel_errors,
-                ..Shown::default()
-            };
-            channels_page(&state, &who, shown, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    let Err(e) = result else {
+        return Ok(Redirect::to("/admin/channels").into_response());
+    };
+    let shown = Shown {
+        channel_errors: at_fields(e)?,
+        // The secret is not sent back into the page.
+        channel_form: ChannelForm {
+            secret: String::new(),
+            ..form
+        },
+        ..Shown::default()
+    };
+    channels_page(&state, &who, shown, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 pub async fn test_channel(
@@ -352,26 +357,18 @@ pub async fn create_route(
     };
     let (new, typed) = form.to_new();
     let result = match checked(new.validate(), typed) {
-        Ok(valid) => route::create(&state.pool, &valid, by).await.map(|_| ()),
+        Ok(valid) => route::create(&state.pool, &valid, by).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Ok(Redirect::to("/admin/channels").into_response()),
-        Err(e) => {
-            let mut route_errors = FieldErrors::default();
-            match e {
-                Error::Fields(f) => route_errors = f,
-                Error::Conflict(m) => route_errors.add("name", m),
-                other => return Err(other),
-            }
-            let shown = Shown {
-                route_form: form,
-                route_errors,
-                ..Shown::default()
-            };
-            channels_page(&state, &who, shown, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    let Err(e) = result else {
+        return Ok(Redirect::to("/admin/channels").into_response());
+    };
+    let shown = Shown {
+        route_errors: at_fields(e)?,
+        route_form: form,
+        ..Shown::default()
+    };
+    channels_page(&state, &who, shown, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 pub async fn remove_route(
