@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::deliver::{self, Pass, RetryPolicy};
-use super::{deliveries, router};
+use super::{deliveries, groups, router};
 use crate::error::Error;
 use crate::incidents::engine::WorkerMode;
 use crate::metrics::Metrics;
@@ -107,12 +107,12 @@ async fn route_loop(
                 ON_ERROR
             }
         };
-        if let Err(e) = router::seal_once(&pool, now, portal).await {
+        if let Err(e) = groups::seal_once(&pool, now, portal).await {
             tracing::error!(error = %e, "sealing notification groups failed; retrying");
         }
         if last_repeat.elapsed() >= REPEAT_EVERY {
             last_repeat = std::time::Instant::now();
-            if let Err(e) = router::repeat_once(&pool, now).await {
+            if let Err(e) = groups::repeat_once(&pool, now).await {
                 tracing::error!(error = %e, "notification repeats failed; next try in 30 s");
             }
         }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod deliver;
 pub mod deliveries;
 pub mod engine;
+pub mod groups;
 pub mod message;
 pub mod metrics;
 pub mod model;

@@ -3,7 +3,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 
-use super::admin::{agents, audit, notify, operators, sites, tokens};
+use super::admin::{agents, audit, deliveries, notify, operators, sites, tokens};
 use super::{AppState, desk_api, incidents_api, ops, pages, session};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
@@ -198,7 +198,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Method::POST,
             "/admin/channels/{name}/retry-dead",
             Role(Admin),
-            post(notify::retry_dead),
+            post(deliveries::retry_dead),
         ),
         r(
             Method::POST,
@@ -216,13 +216,13 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Method::GET,
             "/admin/deliveries",
             Role(Admin),
-            get(notify::list_deliveries),
+            get(deliveries::list),
         ),
         r(
             Method::POST,
             "/admin/deliveries/{id}/retry",
             Role(Admin),
-            post(notify::retry_delivery),
+            post(deliveries::retry),
         ),
         // Incidents (issue 11): reads for viewers, actions and silences for operators.
         r(

@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod deliveries;
 pub mod notify;
 pub mod operators;
 pub mod sites;

@@ -1,5 +1,5 @@
-//! Notification channels, routes and deliveries (issue 12): add / test / remove channels, add /
-//! remove routes, see failed and dead-lettered deliveries and send them again. The forms keep
+//! Notification channels and routes (issue 12): add / test / remove channels, add /
+//! remove routes (the deliveries page is `deliveries.rs`). The forms keep
 //! what was typed and show each problem next to its field; every write is audited by the
 //! `notify` store functions in the same transaction.
 
@@ -13,12 +13,12 @@ use chrono::Utc;
 use super::Confirm;
 use crate::auth::Principal;
 use crate::error::{Error, FieldErrors};
+use crate::notify::ChannelKind;
 use crate::notify::channel::{self, Channel, NewChannel};
-use crate::notify::deliveries::{self, Backlog, Delivery, Filter, RetryTarget};
+use crate::notify::deliveries::{self, Backlog};
 use crate::notify::route::{self, NewRoute, Route};
-use crate::notify::{ChannelKind, DeliveryState};
-use crate::portal::extract::{AppForm, AppQuery, Remote};
-use crate::portal::{AppState, Nav, filters, render};
+use crate::portal::extract::{AppForm, Remote};
+use crate::portal::{AppState, Nav, render};
 use crate::sites::{Actor, Health, Maintenance, SiteKind};
 
 /// The channel form as typed (every field text, so nothing typed is lost on an error).
@@ -385,91 +385,4 @@ pub async fn remove_route(
     };
     route::remove(&state.pool, &name, by).await?;
     Ok(Redirect::to("/admin/channels").into_response())
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct DeliveriesQuery {
-    state: String,
-    channel: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin_deliveries.html")]
-struct DeliveriesPage {
-    nav: Nav,
-    deliveries: Vec<Delivery>,
-    backlog: Backlog,
-    state: String,
-    channel: String,
-    channels: Vec<String>,
-}
-
-pub async fn list_deliveries(
-    State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
-    AppQuery(q): AppQuery<DeliveriesQuery>,
-) -> Result<Response, Error> {
-    let wanted = match q.state.as_str() {
-        "" => None,
-        s => Some(
-            DeliveryState::ALL
-                .into_iter()
-                .find(|x| x.as_str() == s)
-                .ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "状態「{s}」はありません。一覧の絞り込みから選んでください"
-                    ))
-                })?,
-        ),
-    };
-    let mut conn = state.pool.acquire().await?;
-    let filter = Filter {
-        state: wanted,
-        channel: opt(&q.channel),
-        limit: Some(200),
-    };
-    let page = DeliveriesPage {
-        nav: Nav::from(&who),
-        deliveries: deliveries::list(&mut conn, &filter).await?,
-        backlog: deliveries::backlog(&mut conn, Utc::now()).await?,
-        state: q.state,
-        channel: q.channel,
-        channels: channel::list(&mut conn)
-            .await?
-            .into_iter()
-            .map(|c| c.name)
-            .collect(),
-    };
-    Ok(render(&page)?.into_response())
-}
-
-pub async fn retry_delivery(
-    State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
-    Path(id): Path<i64>,
-    Remote(remote): Remote,
-    AppForm(_): AppForm<Confirm>,
-) -> Result<Response, Error> {
-    let by = Actor {
-        actor: &who.actor,
-        remote: &remote,
-    };
-    deliveries::retry(&state.pool, &RetryTarget::One(id), by, Utc::now()).await?;
-    Ok(Redirect::to("/admin/deliveries").into_response())
-}
-
-pub async fn retry_dead(
-    State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
-    Path(name): Path<String>,
-    Remote(remote): Remote,
-    AppForm(_): AppForm<Confirm>,
-) -> Result<Response, Error> {
-    let by = Actor {
-        actor: &who.actor,
-        remote: &remote,
-    };
-    deliveries::retry(&state.pool, &RetryTarget::DeadOf(name), by, Utc::now()).await?;
-    Ok(Redirect::to("/admin/deliveries?state=retrying").into_response())
 }
