@@ -21,6 +21,7 @@ pub mod loadgen;
 pub mod logging;
 pub mod mail;
 pub mod metrics;
+pub mod notify;
 pub mod portal;
 pub mod seed;
 pub mod serve;

@@ -88,6 +88,12 @@ fn main() -> ExitCode {
             Command::ReceiptVendor(cmd) => {
                 onshi_server::escalation::directory_cli::receipt_vendor(cmd).await?
             }
+            Command::Channel(cmd) => {
+                if !onshi_server::notify::cli::channel(cmd).await? {
+                    std::process::exit(1);
+                }
+            }
+            Command::Route(cmd) => onshi_server::notify::cli::route(cmd).await?,
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {

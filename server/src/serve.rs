@@ -112,6 +112,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
             shutdown.subscribe(),
         )));
     }
+    tasks.push(tokio::spawn(crate::notify::engine::run(
+        pool.clone(),
+        metrics_handle.clone(),
+        args.notify(),
+        shutdown.subscribe(),
+    )));
     tasks.push(tokio::spawn(maintain_history(
         pool.clone(),
         args.retention_days,

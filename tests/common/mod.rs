@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod incidents;
 pub mod smtp;
+pub mod webhook;
 pub mod windows;
 
 use std::io::{BufRead, BufReader};
@@ -518,5 +519,17 @@ impl Server {
     pub fn stop_keep_data(mut self) -> tempfile::TempDir {
         self.terminate();
         std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
+    }
+}
+
+impl Server {
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.http("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 }

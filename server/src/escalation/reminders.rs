@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::incidents::store as incident_store;
 
 /// What a raised reminder tells the operators' notification channels: a warning routed like a
-/// fleet-wide event (`notify::SystemEvent`, branch `notify`).
+/// fleet-wide event (`notify::SystemEvent`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// Stable code for receivers.
@@ -46,13 +46,19 @@ pub fn notice(owed: &query::Owed) -> Notice {
     }
 }
 
-/// Offers the notice to the notification outbox in the reminder's transaction. The outbox
-/// (`notify::enqueue_event`) lives on branch `notify`; until both are merged the reminder is
-/// on the pages, the API, the timeline and the audit log only. At merge this body becomes:
-/// `crate::notify::enqueue_event(conn, &crate::notify::SystemEvent { kind: n.kind.into(),
-/// subject: n.subject.clone(), body: n.body.clone(), severity: Health::Warning }).await?;`
-async fn offer_to_outbox(_conn: &mut sqlx::PgConnection, n: &Notice) -> Result<(), Error> {
-    tracing::debug!(subject = %n.subject, "escalation reminder: no notification outbox in this build");
+/// Offers the notice to the notification outbox (`notify::enqueue_event`) in the reminder's
+/// transaction: the reminder and its message are committed together, or neither is.
+async fn offer_to_outbox(conn: &mut sqlx::PgConnection, n: &Notice) -> Result<(), Error> {
+    crate::notify::enqueue_event(
+        conn,
+        &crate::notify::SystemEvent {
+            kind: n.kind.into(),
+            subject: n.subject.clone(),
+            body: n.body.clone(),
+            severity: crate::sites::Health::Warning,
+        },
+    )
+    .await?;
     Ok(())
 }
 

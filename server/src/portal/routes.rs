@@ -5,6 +5,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::admin::{agents, audit, operators, sites, tokens};
 use super::admin::{makers, receipt_vendors};
+use super::admin::{agents, audit, deliveries, notify, operators, sites, tokens};
 use super::{AppState, desk_api, incidents_api, ops, pages, session};
 use super::{escalations_api, escalations_forms, escalations_page};
 use crate::auth::Role::{Admin, Operator, Viewer};
@@ -171,6 +172,61 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(tokens::revoke),
         ),
         r(Method::GET, "/admin/audit", Role(Admin), get(audit::list)),
+        // Notifications (issue 12): channels, routes, deliveries — administrators.
+        r(
+            Method::GET,
+            "/admin/channels",
+            Role(Admin),
+            get(notify::list),
+        ),
+        r(
+            Method::POST,
+            "/admin/channels",
+            Role(Admin),
+            post(notify::create_channel),
+        ),
+        r(
+            Method::POST,
+            "/admin/channels/{name}/test",
+            Role(Admin),
+            post(notify::test_channel),
+        ),
+        r(
+            Method::POST,
+            "/admin/channels/{name}/delete",
+            Role(Admin),
+            post(notify::remove_channel),
+        ),
+        r(
+            Method::POST,
+            "/admin/channels/{name}/retry-dead",
+            Role(Admin),
+            post(deliveries::retry_dead),
+        ),
+        r(
+            Method::POST,
+            "/admin/routes",
+            Role(Admin),
+            post(notify::create_route),
+        ),
+        r(
+            Method::POST,
+            "/admin/routes/{name}/delete",
+            Role(Admin),
+            post(notify::remove_route),
+        ),
+        r(
+            Method::GET,
+            "/admin/deliveries",
+            Role(Admin),
+            get(deliveries::list),
+        ),
+        r(
+            Method::POST,
+            "/admin/deliveries/{id}/retry",
+            Role(Admin),
+            post(deliveries::retry),
+        ),
         // Incidents (issue 11): reads for viewers, actions and silences for operators.
         r(
             Method::GET,

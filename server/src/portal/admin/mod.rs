@@ -5,6 +5,8 @@
 pub mod agents;
 pub mod audit;
 pub mod makers;
+pub mod deliveries;
+pub mod notify;
 pub mod operators;
 pub mod receipt_vendors;
 pub mod sites;

@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod errors;
 mod escalations;
+mod notify;
 
 use std::net::SocketAddr;
 
