@@ -669,6 +669,19 @@ async fn a_late_desk_gets_one_reminder() {
     .await
     .unwrap();
     assert_eq!(actor, "system");
+    // The reminder is owed to the notification channels, once, with it.
+    let owed: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT event_kind, severity, subject FROM notify_events WHERE kind = 'event'",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .unwrap();
+    assert_eq!(owed.len(), 1, "{owed:?}");
+    assert_eq!(
+        (owed[0].0.as_str(), owed[0].1.as_str()),
+        ("escalation_reminder", "warning")
+    );
+    assert!(owed[0].2.contains("【催促】"), "{owed:?}");
     // An answer (a ticket) ends the reminder.
     let (_, e) = call(
         &h,
