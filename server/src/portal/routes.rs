@@ -3,9 +3,8 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
-use super::admin::{agents, audit, operators, sites, tokens};
-use super::admin::{makers, receipt_vendors};
 use super::admin::{agents, audit, deliveries, notify, operators, sites, tokens};
+use super::admin::{makers, receipt_vendors};
 use super::{AppState, desk_api, incidents_api, ops, pages, session};
 use super::{escalations_api, escalations_forms, escalations_page};
 use crate::auth::Role::{Admin, Operator, Viewer};
