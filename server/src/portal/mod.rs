@@ -14,6 +14,7 @@ mod ops;
 mod pages;
 pub mod routes;
 mod session;
+pub mod silence_form;
 #[cfg(test)]
 mod tests;
 

@@ -3,7 +3,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 
-use super::admin::{agents, audit, operators, sites, tokens};
+use super::admin::{agents, audit, hours, operators, silences, site_delete, sites, tokens};
 use super::{AppState, desk_api, incidents_api, ops, pages, session};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
@@ -253,6 +253,44 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/sites/{site_id}/hours/exceptions/{date}",
             Role(Operator),
             delete(incidents_api::exception_delete),
+        ),
+        // Console pages (issue 13): admin additions.
+        r(
+            Method::GET,
+            "/admin/sites/{site_id}/delete",
+            Role(Admin),
+            get(site_delete::confirm),
+        ),
+        r(
+            Method::POST,
+            "/admin/sites/{site_id}/delete",
+            Role(Admin),
+            post(site_delete::delete),
+        ),
+        r(
+            Method::GET,
+            "/admin/silences",
+            Role(Admin),
+            get(silences::list),
+        ),
+        r(
+            Method::POST,
+            "/admin/silences",
+            Role(Admin),
+            post(silences::create),
+        ),
+        r(
+            Method::POST,
+            "/admin/silences/{id}/expire",
+            Role(Admin),
+            post(silences::expire),
+        ),
+        r(Method::GET, "/admin/hours", Role(Admin), get(hours::list)),
+        r(
+            Method::POST,
+            "/admin/hours/{kind}",
+            Role(Admin),
+            post(hours::set),
         ),
     ]
 }

@@ -11,5 +11,6 @@ pub use profile::{PREFECTURES, Site, SiteInput};
 pub use store::Actor;
 pub mod hours;
 pub mod hours_cli;
+pub mod hours_defaults;
 pub mod hours_input;
 pub mod hours_store;

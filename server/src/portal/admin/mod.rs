@@ -4,7 +4,10 @@
 
 pub mod agents;
 pub mod audit;
+pub mod hours;
 pub mod operators;
+pub mod silences;
+pub mod site_delete;
 pub mod sites;
 pub mod tokens;
 
