@@ -53,10 +53,23 @@ impl JstTime for Option<DateTime<Utc>> {
     }
 }
 
+impl JstTime for Option<DateTime<FixedOffset>> {
+    fn instant(&self) -> Option<DateTime<Utc>> {
+        self.map(|t| t.with_timezone(&Utc))
+    }
+}
+
 impl<T: JstTime + ?Sized> JstTime for &T {
     fn instant(&self) -> Option<DateTime<Utc>> {
         (**self).instant()
     }
+}
+
+/// `{{ t|when }}`: with the weekday, for desk hours ("2026-05-07(木) 09:00"); "—" when none.
+pub fn when<T: JstTime + ?Sized>(t: &T, _: &dyn askama::Values) -> askama::Result<String> {
+    Ok(t.instant()
+        .map(|t| crate::desk::when_ja(t.with_timezone(&JST)))
+        .unwrap_or_else(|| "—".into()))
 }
 
 /// `{{ t|jst }}`.

@@ -5,11 +5,15 @@
 
 mod admin;
 mod desk_api;
+pub mod desk_view;
+pub mod desks_page;
 mod error_page;
 pub mod extract;
 pub mod filters;
 pub mod guard;
 mod incidents_api;
+mod incident_forms;
+pub mod incidents_pages;
 mod ops;
 mod pages;
 pub mod routes;

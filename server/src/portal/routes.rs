@@ -4,7 +4,10 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 
 use super::admin::{agents, audit, hours, operators, silences, site_delete, sites, tokens};
-use super::{AppState, desk_api, incidents_api, ops, pages, session};
+use super::{
+    AppState, desk_api, desks_page, incident_forms, incidents_api, incidents_pages, ops, pages,
+    session,
+};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
 
@@ -254,6 +257,56 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Role(Operator),
             delete(incidents_api::exception_delete),
         ),
+        // Console pages (issue 13): incidents for viewers, their forms for operators.
+        r(
+            Method::GET,
+            "/incidents",
+            Role(Viewer),
+            get(incidents_pages::list),
+        ),
+        r(
+            Method::GET,
+            "/incidents/{id}",
+            Role(Viewer),
+            get(incidents_pages::detail),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/ack",
+            Role(Operator),
+            post(incident_forms::ack),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/assign",
+            Role(Operator),
+            post(incident_forms::assign),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/comment",
+            Role(Operator),
+            post(incident_forms::comment),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/resolve",
+            Role(Operator),
+            post(incident_forms::resolve),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/reopen",
+            Role(Operator),
+            post(incident_forms::reopen),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/silence",
+            Role(Operator),
+            post(incident_forms::silence),
+        ),
+        r(Method::GET, "/desks", Role(Viewer), get(desks_page::page)),
         // Console pages (issue 13): admin additions.
         r(
             Method::GET,
