@@ -29,6 +29,8 @@ pub struct ListQuery {
     pub prefecture: String,
     pub assignee: String,
     pub silenced: String,
+    /// A site id (the site page links here).
+    pub site: String,
     pub cursor: String,
 }
 
@@ -81,6 +83,7 @@ impl ListQuery {
             rule,
             prefecture,
             assignee: some(&self.assignee).map(str::to_owned),
+            site: some(&self.site).map(str::to_owned),
             silenced,
             cursor: some(&self.cursor).map(str::to_owned),
             ..Filter::default()
@@ -97,6 +100,7 @@ impl ListQuery {
             ("prefecture", &self.prefecture),
             ("assignee", &self.assignee),
             ("silenced", &self.silenced),
+            ("site", &self.site),
         ] {
             if !v.trim().is_empty() {
                 q.append_pair(k, v.trim());

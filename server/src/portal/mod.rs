@@ -18,6 +18,7 @@ mod ops;
 mod pages;
 pub mod routes;
 mod session;
+pub mod site_page;
 pub mod silence_form;
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use super::admin::{agents, audit, hours, operators, silences, site_delete, sites, tokens};
 use super::{
     AppState, desk_api, desks_page, incident_forms, incidents_api, incidents_pages, ops, pages,
-    session,
+    session, site_page,
 };
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
@@ -307,6 +307,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(incident_forms::silence),
         ),
         r(Method::GET, "/desks", Role(Viewer), get(desks_page::page)),
+        r(
+            Method::GET,
+            "/sites/{site_id}",
+            Role(Viewer),
+            get(site_page::page),
+        ),
         // Console pages (issue 13): admin additions.
         r(
             Method::GET,
