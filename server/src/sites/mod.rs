@@ -6,7 +6,7 @@ pub mod model;
 pub mod profile;
 pub mod store;
 
-pub use model::{Health, Maintenance, ReaderMaker, RouterModel, SiteKind, SiteStatus};
+pub use model::{Health, Maintenance, ReaderMaker, ReaderPower, RouterModel, SiteKind, SiteStatus};
 pub use profile::{PREFECTURES, Site, SiteInput};
 pub use store::Actor;
 pub mod hours;
