@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
 use crate::error::Error;
+use crate::sites::ReaderPower;
 
 /// Bucket width of the charts.
 pub const BUCKET: Duration = Duration::hours(1);
@@ -70,9 +71,9 @@ pub async fn recent(
     let hours: Vec<Hour> = sqlx::query_as(&format!(
         "SELECT date_bin('1 hour', received_at, {ORIGIN_SQL}) AS bucket,
                 count(*) AS reports,
-                count(*) FILTER (WHERE reader_power = 'on') AS reader_on,
-                count(*) FILTER (WHERE reader_power = 'off') AS reader_off,
-                count(*) FILTER (WHERE reader_power = 'absent') AS reader_absent,
+                count(*) FILTER (WHERE reader_power = $4) AS reader_on,
+                count(*) FILTER (WHERE reader_power = $5) AS reader_off,
+                count(*) FILTER (WHERE reader_power = $6) AS reader_absent,
                 COALESCE(max(probe_errors), 0)::int2 AS probe_errors
          FROM report_history
          WHERE site_id = $1 AND received_at >= $2 AND received_at < $3
@@ -81,6 +82,9 @@ pub async fn recent(
     .bind(site_id)
     .bind(from)
     .bind(now)
+    .bind(ReaderPower::On)
+    .bind(ReaderPower::Off)
+    .bind(ReaderPower::Absent)
     .fetch_all(&mut *conn)
     .await?;
     let targets: Vec<TargetHour> = sqlx::query_as(&format!(

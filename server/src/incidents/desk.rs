@@ -207,11 +207,20 @@ mod tests {
         };
         let rows = panel(&subscribed, now);
         let desk_of = |p| {
-            rows.iter().find(|r| r.part == p).unwrap().answer.as_ref().unwrap().desk
+            rows.iter()
+                .find(|r| r.part == p)
+                .unwrap()
+                .answer
+                .as_ref()
+                .unwrap()
+                .desk
         };
         assert_eq!(desk_of(desk::Part::Hub), desk::DeskId::Omakase);
         assert_eq!(desk_of(desk::Part::Pc), desk::DeskId::Omakase);
-        assert_eq!(desk_of(desk::Part::ReceiptSystem), desk::DeskId::ReceiptVendor);
+        assert_eq!(
+            desk_of(desk::Part::ReceiptSystem),
+            desk::DeskId::ReceiptVendor
+        );
         assert_eq!(desk_of(desk::Part::HowTo), desk::DeskId::OnshiCallCenter);
         // A serial with the wrong prefix recorded earlier does not break the answer.
         let wrong = Site {

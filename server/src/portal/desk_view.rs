@@ -48,7 +48,13 @@ mod tests {
             contact_href(&c(ContactKind::Mail, "request@nmc.comsys.co.jp")).as_deref(),
             Some("mailto:request@nmc.comsys.co.jp")
         );
-        assert_eq!(contact_href(&c(ContactKind::Web, "javascript:alert(1)")), None);
-        assert_eq!(contact_href(&c(ContactKind::MailSubject, "【I026_01】")), None);
+        assert_eq!(
+            contact_href(&c(ContactKind::Web, "javascript:alert(1)")),
+            None
+        );
+        assert_eq!(
+            contact_href(&c(ContactKind::MailSubject, "【I026_01】")),
+            None
+        );
     }
 }

@@ -10,14 +10,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 
+use super::AppState;
 use super::extract::{AppForm, Remote};
 use super::incidents_pages::{Outcome, detail_page, incident_id};
-use super::AppState;
 use crate::auth::Principal;
 use crate::error::{Error, FieldErrors};
 use crate::incidents::actions::{self, Action, Expect};
-use crate::incidents::silence::{self, NewSilence};
 use crate::incidents::cli::parse_for;
+use crate::incidents::silence::{self, NewSilence};
 use crate::sites::Actor;
 
 /// Every action form's fields (each form sends the ones it has) and the `version` it saw.

@@ -356,19 +356,40 @@ mod tests {
         assert_eq!(f.rule, Some(Rule::ReaderOff));
         assert_eq!(f.assignee.as_deref(), Some("sato"));
         assert_eq!(f.silenced, Some(false));
-        assert_eq!(ListQuery::default().filter().unwrap().state, StateFilter::Active);
+        assert_eq!(
+            ListQuery::default().filter().unwrap().state,
+            StateFilter::Active
+        );
         for bad in [
-            ListQuery { state: "closed".into(), ..Default::default() },
-            ListQuery { severity: "ok".into(), ..Default::default() },
-            ListQuery { rule: "nope".into(), ..Default::default() },
-            ListQuery { prefecture: "Tokyo".into(), ..Default::default() },
-            ListQuery { silenced: "maybe".into(), ..Default::default() },
+            ListQuery {
+                state: "closed".into(),
+                ..Default::default()
+            },
+            ListQuery {
+                severity: "ok".into(),
+                ..Default::default()
+            },
+            ListQuery {
+                rule: "nope".into(),
+                ..Default::default()
+            },
+            ListQuery {
+                prefecture: "Tokyo".into(),
+                ..Default::default()
+            },
+            ListQuery {
+                silenced: "maybe".into(),
+                ..Default::default()
+            },
         ] {
             let e = bad.filter().unwrap_err().to_string();
             assert!(e.contains("指定できません"), "{e}");
         }
         let next = q.with_cursor(Some("abc"));
-        assert!(next.starts_with("/incidents?state=all&severity=critical"), "{next}");
+        assert!(
+            next.starts_with("/incidents?state=all&severity=critical"),
+            "{next}"
+        );
         assert!(next.ends_with("&cursor=abc") && next.contains("assignee=sato"));
     }
 

@@ -11,15 +11,15 @@ mod error_page;
 pub mod extract;
 pub mod filters;
 pub mod guard;
-mod incidents_api;
 mod incident_forms;
+mod incidents_api;
 pub mod incidents_pages;
 mod ops;
 mod pages;
 pub mod routes;
 mod session;
-pub mod site_page;
 pub mod silence_form;
+pub mod site_page;
 #[cfg(test)]
 mod tests;
 

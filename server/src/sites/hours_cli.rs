@@ -141,7 +141,11 @@ async fn print_defaults(conn: &mut sqlx::PgConnection) -> Result<(), Error> {
             d.kind.as_str(),
             d.week.describe_ja(),
             d.week.to_text(),
-            if d.is_builtin() { "（初期値）" } else { "" },
+            if d.is_builtin() {
+                "（初期値）"
+            } else {
+                ""
+            },
             crate::portal::filters::jst_text(Some(d.updated_at)),
             d.updated_by,
         );
@@ -150,11 +154,7 @@ async fn print_defaults(conn: &mut sqlx::PgConnection) -> Result<(), Error> {
 }
 
 /// `hours-default set --kind K (--set TEXT | --builtin)`; `None` means the built-in default.
-pub async fn defaults_set(
-    db: &DbArgs,
-    kind: SiteKind,
-    set: Option<String>,
-) -> Result<(), Error> {
+pub async fn defaults_set(db: &DbArgs, kind: SiteKind, set: Option<String>) -> Result<(), Error> {
     let week = match &set {
         Some(text) => WeekSchedule::parse(text).map_err(Error::InvalidArgument)?,
         None => WeekSchedule::default_for(kind),

@@ -165,11 +165,11 @@ pub async fn set(
 
 /// How many sites of each kind use the default now (for the admin page).
 pub async fn sites_using(conn: &mut PgConnection) -> Result<Vec<(SiteKind, i64)>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT kind, count(*) FROM sites WHERE week_hours IS NULL GROUP BY kind",
+    Ok(
+        sqlx::query_as("SELECT kind, count(*) FROM sites WHERE week_hours IS NULL GROUP BY kind")
+            .fetch_all(conn)
+            .await?,
     )
-    .fetch_all(conn)
-    .await?)
 }
 
 #[cfg(test)]

@@ -220,6 +220,17 @@ pub async fn delete(
         .bind(site_id)
         .execute(&mut *conn)
         .await?;
+    // History of an earlier version still waiting to be converted (migration 0007) would
+    // otherwise come back under the deleted site's id.
+    let legacy: bool = sqlx::query_scalar("SELECT to_regclass('report_history_v1') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    if legacy {
+        sqlx::query("DELETE FROM report_history_v1 WHERE site_id = $1")
+            .bind(site_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     sqlx::query("DELETE FROM incident_eval_queue WHERE site_id = $1")
         .bind(site_id)
         .execute(&mut *conn)

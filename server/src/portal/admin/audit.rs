@@ -34,7 +34,12 @@ pub const AUDIT_PAGE: i64 = 100;
 impl AuditFilter {
     /// The cursor, or a Japanese error (it comes from a link, but URLs can be edited).
     fn cursor(&self) -> Result<Option<i64>, Error> {
-        let Some(raw) = self.before.as_deref().map(str::trim).filter(|b| !b.is_empty()) else {
+        let Some(raw) = self
+            .before
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+        else {
             return Ok(None);
         };
         raw.parse::<i64>()

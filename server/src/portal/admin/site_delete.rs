@@ -67,9 +67,8 @@ pub async fn delete(
 ) -> Result<Response, Error> {
     if form.confirm_site_id.trim() != site_id {
         tracing::info!(site_id, actor = %who.actor, "site delete not confirmed");
-        let error = format!(
-            "確認のため、サイトID「{site_id}」をそのまま入力してから削除してください"
-        );
+        let error =
+            format!("確認のため、サイトID「{site_id}」をそのまま入力してから削除してください");
         let page = confirm_page(&state, &who, &site_id, error).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }

@@ -233,14 +233,26 @@ pub async fn create(
     let problems = form.problems(&week);
     if !problems.is_empty() {
         let shown = FormState::typed(form, problems);
-        return sites_page(&state, &who, shown, StatusCode::UNPROCESSABLE_ENTITY, String::new())
-            .await;
+        return sites_page(
+            &state,
+            &who,
+            shown,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            String::new(),
+        )
+        .await;
     }
     let mut tx = state.pool.begin().await?;
     if let Err(e) = sites::store::create(&mut tx, &form.site, actor(&who, &remote)).await {
         let shown = refused(form, e)?;
-        return sites_page(&state, &who, shown, StatusCode::UNPROCESSABLE_ENTITY, String::new())
-            .await;
+        return sites_page(
+            &state,
+            &who,
+            shown,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            String::new(),
+        )
+        .await;
     }
     if let Ok(Some(week)) = &week {
         let site = form.site.normalized();

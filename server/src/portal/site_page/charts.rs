@@ -133,8 +133,19 @@ pub fn timeline(h: &History, hours: &BusinessHours) -> Charts {
         .collect();
     label(&mut svg, y, "営業時間");
     for (i, t) in cols.iter().enumerate() {
-        let (colour, what) = if open[i] { (OPEN, "営業") } else { (CLOSED, "休業") };
-        cell(&mut svg, i, y, ROW, colour, &format!("{} {what}", hour_title(*t)));
+        let (colour, what) = if open[i] {
+            (OPEN, "営業")
+        } else {
+            (CLOSED, "休業")
+        };
+        cell(
+            &mut svg,
+            i,
+            y,
+            ROW,
+            colour,
+            &format!("{} {what}", hour_title(*t)),
+        );
     }
     y += ROW + GAP_Y;
 
@@ -186,7 +197,14 @@ fn reports_row(
         if *n == 0 {
             if open[i] {
                 silent_open += 1;
-                cell(svg, i, y, ROW, BAD, &format!("{title}（営業時間中に報告なし）"));
+                cell(
+                    svg,
+                    i,
+                    y,
+                    ROW,
+                    BAD,
+                    &format!("{title}（営業時間中に報告なし）"),
+                );
             }
             continue;
         }
@@ -194,7 +212,9 @@ fn reports_row(
         cell(svg, i, y + ROW - bar, bar, OK, &title);
     }
     let total: i64 = counts.iter().sum();
-    summary.push(format!("報告 {total} 件。営業時間中に報告がなかった時間: {silent_open} 時間。"));
+    summary.push(format!(
+        "報告 {total} 件。営業時間中に報告がなかった時間: {silent_open} 時間。"
+    ));
     if let Some(longest) = h.gaps.iter().max_by_key(|g| g.to - g.from) {
         let d = longest.to - longest.from;
         summary.push(format!(
@@ -313,7 +333,10 @@ fn targets_rows(
                 let i = index_of(cols, t.bucket)?;
                 let ms = t.latency_avg?;
                 let x = LEFT + (i as f64 + 0.5) * COL;
-                Some(format!("{x:.1},{:.1}", y + LATENCY_ROW - LATENCY_ROW * ms / scale))
+                Some(format!(
+                    "{x:.1},{:.1}",
+                    y + LATENCY_ROW - LATENCY_ROW * ms / scale
+                ))
             })
             .collect();
         if !points.is_empty() {

@@ -51,11 +51,17 @@ fn unit(what: String, serial: &str, purchased_on: Option<NaiveDate>, today: Naiv
 }
 
 fn equipment(site: &Site, today: NaiveDate) -> Vec<Unit> {
-    let router = site
-        .router_model
-        .map_or_else(|| "オン資ルータ（型番未登録）".to_owned(), |m| m.label_ja().to_owned());
+    let router = site.router_model.map_or_else(
+        || "オン資ルータ（型番未登録）".to_owned(),
+        |m| m.label_ja().to_owned(),
+    );
     let mut out = vec![
-        unit("オン資PC（Lenovo）".into(), &site.pc_serial, site.pc_purchased_on, today),
+        unit(
+            "オン資PC（Lenovo）".into(),
+            &site.pc_serial,
+            site.pc_purchased_on,
+            today,
+        ),
         unit(router, &site.router_serial, site.router_purchased_on, today),
     ];
     if site.has_hub {
@@ -136,7 +142,11 @@ impl SitePage {
     }
 }
 
-async fn status_of(conn: &mut PgConnection, site_id: &str, now: DateTime<Utc>) -> Result<SiteStatus, Error> {
+async fn status_of(
+    conn: &mut PgConnection,
+    site_id: &str,
+    now: DateTime<Utc>,
+) -> Result<SiteStatus, Error> {
     // The one definition of a site's state (`fleet::query::STATUS_SQL`), as on the site list;
     // a report older than 16 minutes is silence, as the list's `stale_after`.
     let silent_before = now - chrono::Duration::minutes(16);
@@ -168,7 +178,11 @@ pub async fn page(
     let today = now.with_timezone(&JST).date_naive();
     let site = crate::sites::store::get(&state.pool, &site_id)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("サイト {site_id} は登録されていません。サイトIDを確認してください")))?;
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "サイト {site_id} は登録されていません。サイトIDを確認してください"
+            ))
+        })?;
     let mut conn = state.pool.acquire().await?;
     let hours = hours_store::load(&mut conn, &site_id, today)
         .await?
@@ -180,7 +194,8 @@ pub async fn page(
     .bind(&site_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let (mut sections, mut probe_errors, mut report_error) = (Vec::new(), Vec::new(), String::new());
+    let (mut sections, mut probe_errors, mut report_error) =
+        (Vec::new(), Vec::new(), String::new());
     if let Some(l) = &latest {
         match serde_json::from_value::<ReportDoc>(l.report.0.clone()) {
             Ok(doc) => {

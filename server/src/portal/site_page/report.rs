@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::fleet::report::ReportDoc;
 use crate::incidents::rules::{Condition, Rule};
-use crate::sites::{Health, ReaderMaker};
+use crate::sites::{Health, ReaderMaker, ReaderPower};
 
 /// The sections of the site page's report, in page order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +148,10 @@ fn facts(section: Section, doc: &ReportDoc, now: DateTime<Utc>) -> Vec<(String, 
         Section::ScreenLock => match &h.screen_lock {
             None => vec![f("状態", "報告なし（点検できていません）".into())],
             Some(l) => vec![
-                f("スクリーンセーバーのロック", yes_no(l.enabled && l.secure, "有効", "無効")),
+                f(
+                    "スクリーンセーバーのロック",
+                    yes_no(l.enabled && l.secure, "有効", "無効"),
+                ),
                 f("ロックまでの時間", format!("{}分", l.timeout_seconds / 60)),
                 f(
                     "ClearScreen（パナソニック製リーダー用）",
@@ -189,12 +192,10 @@ fn reader(doc: &ReportDoc) -> Vec<(String, String)> {
         .into_iter()
         .find(|m| m.as_str() == r.maker)
         .map_or_else(|| r.maker.clone(), |m| m.name_ja().to_owned());
-    let power = match r.power.as_str() {
-        "on" => "オン",
-        "off" => "オフ",
-        "absent" => "見つかりません（未接続）",
-        _ => "不明",
-    };
+    let power = ReaderPower::ALL
+        .into_iter()
+        .find(|p| p.as_str() == r.power)
+        .map_or("不明", ReaderPower::label_ja);
     vec![
         ("メーカー".into(), maker),
         ("電源".into(), power.into()),
@@ -349,7 +350,11 @@ mod tests {
     #[test]
     fn every_rule_but_offline_has_a_section_and_problems_land_there() {
         for rule in Rule::ALL {
-            assert_eq!(Section::of(rule).is_none(), rule == Rule::Offline, "{rule:?}");
+            assert_eq!(
+                Section::of(rule).is_none(),
+                rule == Rule::Offline,
+                "{rule:?}"
+            );
         }
         let mut doc = ReportDoc {
             reader: Some(ReaderDoc {
@@ -375,15 +380,28 @@ mod tests {
         let get = |s| view.iter().find(|v| v.section == s).unwrap();
         let reader = get(Section::Reader);
         assert_eq!(reader.health(), Health::Critical);
-        assert!(reader.problems[0].detail.contains("ALMEX"), "the rule's own advice");
-        assert!(reader.facts.iter().any(|(l, v)| l == "メーカー" && v == "ALMEX"));
+        assert!(
+            reader.problems[0].detail.contains("ALMEX"),
+            "the rule's own advice"
+        );
+        assert!(
+            reader
+                .facts
+                .iter()
+                .any(|(l, v)| l == "メーカー" && v == "ALMEX")
+        );
         assert!(reader.facts.iter().any(|(_, v)| v.starts_with("手動")));
         let net = get(Section::Network);
         assert!(net.facts[0].1.contains("接続できません（timeout）"));
         assert_eq!(net.problems[0].rule, Rule::NetworkUnreachable);
         assert_eq!(get(Section::Reboot).problems[0].rule, Rule::NoDailyReboot);
         let agent = get(Section::AgentHealth);
-        assert!(agent.facts.iter().any(|(_, v)| v == "shares: access denied"));
+        assert!(
+            agent
+                .facts
+                .iter()
+                .any(|(_, v)| v == "shares: access denied")
+        );
         assert_eq!(get(Section::Disk).health(), Health::Ok);
         assert!(get(Section::Certificate).facts[0].1.contains("報告なし"));
     }

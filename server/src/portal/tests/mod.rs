@@ -3,7 +3,11 @@
 
 mod accounts;
 mod admin;
+mod console_admin;
 mod errors;
+mod fixtures;
+mod incidents_pages;
+mod site_page;
 
 use std::net::SocketAddr;
 
