@@ -18,5 +18,9 @@ ALTER TABLE site_state DROP CONSTRAINT site_state_site_id_fkey,
 CREATE INDEX incidents_active_order_idx ON incidents
     ((CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END), first_seen, incident_id)
     WHERE state <> 'resolved';
+-- The same order over every incident, for the views of resolved ones (`state=resolved|all`),
+-- which grow with the months.
+CREATE INDEX incidents_order_idx ON incidents
+    ((CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END), first_seen, incident_id);
 -- Filter by assignee ("my incidents").
 CREATE INDEX incidents_assignee_idx ON incidents (assignee, first_seen) WHERE assignee IS NOT NULL;

@@ -1,11 +1,12 @@
-//! Read side of `report_history` for the site page's 7-day charts (issue 13). Queries the
-//! lean history row (reader power, boot time, target arrays, probe errors: the typed columns of
-//! migration 0007), downsampled in SQL to one row per hour (per target), so a week of reports
-//! every minute comes back as at most 168 rows per series. Each query uses the
-//! `(site_id, received_at DESC)` index.
+//! Read side of `report_history` for the site page's 7-day charts (issue 13). Reads the lean
+//! history row (reader power, boot time, target arrays, probe errors: the typed columns of
+//! migration 0007) through the `(site_id, received_at DESC)` index, downsampled in SQL to one
+//! row per hour (per target), so a week of reports every minute comes back as at most 168
+//! entries per series. Buckets are whole hours (JST is a whole number of hours from UTC).
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
 use crate::error::Error;
 use crate::sites::ReaderPower;
@@ -14,11 +15,9 @@ use crate::sites::ReaderPower;
 pub const BUCKET: Duration = Duration::hours(1);
 /// Silence between two reports that counts as a gap (the `offline` limit).
 pub const GAP: Duration = Duration::minutes(15);
-/// Bucket boundaries: whole hours (JST is a whole number of hours from UTC).
-const ORIGIN_SQL: &str = "TIMESTAMPTZ '2000-01-01 00:00:00+00'";
 
 /// One hour of reports.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Hour {
     pub bucket: DateTime<Utc>,
     pub reports: i64,
@@ -30,7 +29,7 @@ pub struct Hour {
 }
 
 /// One hour of one network target.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TargetHour {
     pub bucket: DateTime<Utc>,
     pub name: String,
@@ -41,7 +40,7 @@ pub struct TargetHour {
 }
 
 /// Silence between two reports longer than [`GAP`].
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Gap {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -60,6 +59,51 @@ pub struct History {
     pub gaps: Vec<Gap>,
 }
 
+/// The history rows of one site over `[$2, $3)`, read once (one index scan per daily
+/// partition) and aggregated four ways; each series comes back as one JSON array, so a page
+/// costs one round trip and one pass over the rows. `$4` is [`GAP`]; `$5`–`$7` the reader
+/// powers.
+const WEEK_SQL: &str = "WITH h AS MATERIALIZED (
+         SELECT received_at, reader_power, boot_time, target_names, target_reachable,
+                target_latency_ms, probe_errors
+         FROM report_history WHERE site_id = $1 AND received_at >= $2 AND received_at < $3),
+     hours AS (
+         SELECT date_bin('1 hour', received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                count(*) AS reports,
+                count(*) FILTER (WHERE reader_power = $5) AS reader_on,
+                count(*) FILTER (WHERE reader_power = $6) AS reader_off,
+                count(*) FILTER (WHERE reader_power = $7) AS reader_absent,
+                COALESCE(max(probe_errors), 0) AS probe_errors
+         FROM h GROUP BY 1),
+     targets AS (
+         SELECT date_bin('1 hour', h.received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                t.name, count(*) AS probes, count(*) FILTER (WHERE t.reachable) AS reachable,
+                avg(t.latency_ms)::float8 AS latency_avg, max(t.latency_ms) AS latency_max
+         FROM h CROSS JOIN LATERAL unnest(h.target_names, h.target_reachable, h.target_latency_ms)
+              AS t(name, reachable, latency_ms)
+         GROUP BY 1, 2),
+     boots AS (
+         SELECT DISTINCT date_trunc('minute', boot_time) AS boot FROM h
+         WHERE boot_time >= $2 AND boot_time < $3),
+     gaps AS (
+         SELECT prev AS \"from\", received_at AS \"to\" FROM (
+             SELECT received_at, lag(received_at) OVER (ORDER BY received_at) AS prev FROM h) r
+         WHERE received_at - prev > $4 ORDER BY received_at DESC LIMIT 50)
+     SELECT (SELECT COALESCE(json_agg(hours ORDER BY bucket), '[]') FROM hours) AS hours,
+            (SELECT COALESCE(json_agg(targets ORDER BY name, bucket), '[]') FROM targets) AS targets,
+            (SELECT COALESCE(json_agg(boot ORDER BY boot), '[]') FROM boots) AS reboots,
+            (SELECT COALESCE(json_agg(gaps ORDER BY \"to\" DESC), '[]') FROM gaps) AS gaps,
+            (SELECT max(received_at) FROM h) AS last_report";
+
+#[derive(sqlx::FromRow)]
+struct WeekRow {
+    hours: Json<Vec<Hour>>,
+    targets: Json<Vec<TargetHour>>,
+    reboots: Json<Vec<DateTime<Utc>>>,
+    gaps: Json<Vec<Gap>>,
+    last_report: Option<DateTime<Utc>>,
+}
+
 /// The last `days` days before `now`.
 pub async fn recent(
     conn: &mut PgConnection,
@@ -68,75 +112,25 @@ pub async fn recent(
     days: i64,
 ) -> Result<History, Error> {
     let from = now - Duration::days(days);
-    let hours: Vec<Hour> = sqlx::query_as(&format!(
-        "SELECT date_bin('1 hour', received_at, {ORIGIN_SQL}) AS bucket,
-                count(*) AS reports,
-                count(*) FILTER (WHERE reader_power = $4) AS reader_on,
-                count(*) FILTER (WHERE reader_power = $5) AS reader_off,
-                count(*) FILTER (WHERE reader_power = $6) AS reader_absent,
-                COALESCE(max(probe_errors), 0)::int2 AS probe_errors
-         FROM report_history
-         WHERE site_id = $1 AND received_at >= $2 AND received_at < $3
-         GROUP BY 1 ORDER BY 1"
-    ))
-    .bind(site_id)
-    .bind(from)
-    .bind(now)
-    .bind(ReaderPower::On)
-    .bind(ReaderPower::Off)
-    .bind(ReaderPower::Absent)
-    .fetch_all(&mut *conn)
-    .await?;
-    let targets: Vec<TargetHour> = sqlx::query_as(&format!(
-        "SELECT date_bin('1 hour', h.received_at, {ORIGIN_SQL}) AS bucket, t.name,
-                count(*) AS probes,
-                count(*) FILTER (WHERE t.reachable) AS reachable,
-                avg(t.latency_ms)::float8 AS latency_avg,
-                max(t.latency_ms) AS latency_max
-         FROM report_history h
-         CROSS JOIN LATERAL unnest(h.target_names, h.target_reachable, h.target_latency_ms)
-              AS t(name, reachable, latency_ms)
-         WHERE h.site_id = $1 AND h.received_at >= $2 AND h.received_at < $3
-         GROUP BY 1, 2 ORDER BY 2, 1"
-    ))
-    .bind(site_id)
-    .bind(from)
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
-    let reboots: Vec<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT DISTINCT date_trunc('minute', boot_time) AS boot FROM report_history
-         WHERE site_id = $1 AND received_at >= $2 AND received_at < $3
-           AND boot_time >= $2 AND boot_time < $3
-         ORDER BY 1",
-    )
-    .bind(site_id)
-    .bind(from)
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut gaps: Vec<Gap> = sqlx::query_as(
-        "SELECT prev AS from, received_at AS to FROM (
-             SELECT received_at, lag(received_at) OVER (ORDER BY received_at) AS prev
-             FROM report_history
-             WHERE site_id = $1 AND received_at >= $2 AND received_at < $3) r
-         WHERE received_at - prev > $4
-         ORDER BY received_at DESC LIMIT 50",
-    )
-    .bind(site_id)
-    .bind(from)
-    .bind(now)
-    .bind(GAP)
-    .fetch_all(&mut *conn)
-    .await?;
-    let last = hours.last().map(|h| h.bucket);
-    if let Some(last_report) = last_report(conn, site_id, from, now, last).await?
-        && now - last_report > GAP
+    let row: WeekRow = sqlx::query_as(WEEK_SQL)
+        .bind(site_id)
+        .bind(from)
+        .bind(now)
+        .bind(GAP)
+        .bind(ReaderPower::On)
+        .bind(ReaderPower::Off)
+        .bind(ReaderPower::Absent)
+        .fetch_one(conn)
+        .await?;
+    let mut gaps = row.gaps.0;
+    // The silence since the last report is a gap too (while it lasts).
+    if let Some(last) = row.last_report
+        && now - last > GAP
     {
         gaps.insert(
             0,
             Gap {
-                from: last_report,
+                from: last,
                 to: now,
             },
         );
@@ -144,31 +138,9 @@ pub async fn recent(
     Ok(History {
         from,
         to: now,
-        hours,
-        targets,
-        reboots,
+        hours: row.hours.0,
+        targets: row.targets.0,
+        reboots: row.reboots.0,
         gaps,
     })
-}
-
-/// The last report in the window (only looked up when there was one).
-async fn last_report(
-    conn: &mut PgConnection,
-    site_id: &str,
-    from: DateTime<Utc>,
-    now: DateTime<Utc>,
-    last_bucket: Option<DateTime<Utc>>,
-) -> Result<Option<DateTime<Utc>>, Error> {
-    let Some(bucket) = last_bucket else {
-        return Ok(None);
-    };
-    Ok(sqlx::query_scalar(
-        "SELECT max(received_at) FROM report_history
-         WHERE site_id = $1 AND received_at >= $2 AND received_at < $3",
-    )
-    .bind(site_id)
-    .bind(bucket.max(from))
-    .bind(now)
-    .fetch_one(conn)
-    .await?)
 }

@@ -209,8 +209,16 @@ fn event_text(e: &Event) -> String {
     match e.kind.as_str() {
         "commented" => field("text"),
         "assigned" => field("assignee").map(|a| format!("担当: {a}")),
-        "resolved" | "reopened" => field("reason"),
-        "severity_raised" => field("severity").map(|s| format!("重大度: {s}")),
+        "resolved" | "reopened" if e.detail.get("reason").is_some() => field("reason"),
+        "opened" | "reopened" | "severity_raised" if e.detail.get("reason").is_none() => {
+            field("severity").map(|s| {
+                let label = Health::ALL
+                    .into_iter()
+                    .find(|h| h.as_str() == s)
+                    .map_or(s.clone(), |h| h.label_ja().to_owned());
+                format!("重大度: {label}")
+            })
+        }
         _ => None,
     }
     .unwrap_or_else(|| match &e.detail {
