@@ -76,11 +76,13 @@ const WEEK_SQL: &str = "WITH h AS MATERIALIZED (
                 COALESCE(max(probe_errors), 0) AS probe_errors
          FROM h GROUP BY 1),
      targets AS (
-         SELECT date_bin('1 hour', h.received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-                t.name, count(*) AS probes, count(*) FILTER (WHERE t.reachable) AS reachable,
-                avg(t.latency_ms)::float8 AS latency_avg, max(t.latency_ms) AS latency_max
-         FROM h CROSS JOIN LATERAL unnest(h.target_names, h.target_reachable, h.target_latency_ms)
-              AS t(name, reachable, latency_ms)
+         -- unnest in the select list (one ProjectSet) costs half a LATERAL function scan per row.
+         SELECT bucket, name, count(*) AS probes, count(*) FILTER (WHERE reachable) AS reachable,
+                avg(latency_ms)::float8 AS latency_avg, max(latency_ms) AS latency_max
+         FROM (SELECT date_bin('1 hour', received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                      unnest(target_names) AS name, unnest(target_reachable) AS reachable,
+                      unnest(target_latency_ms) AS latency_ms
+               FROM h) t
          GROUP BY 1, 2),
      boots AS (
          SELECT DISTINCT date_trunc('minute', boot_time) AS boot FROM h

@@ -145,11 +145,9 @@ impl SitePage {
 async fn status_of(
     conn: &mut PgConnection,
     site_id: &str,
-    now: DateTime<Utc>,
+    silent_before: DateTime<Utc>,
 ) -> Result<SiteStatus, Error> {
-    // The one definition of a site's state (`fleet::query::STATUS_SQL`), as on the site list;
-    // a report older than 16 minutes is silence, as the list's `stale_after`.
-    let silent_before = now - chrono::Duration::minutes(16);
+    // The one definition of a site's state (`fleet::query::STATUS_SQL`), as on the site list.
     Ok(sqlx::query_scalar(&format!(
         "SELECT {STATUS_SQL} FROM {SITES_WITH_STATE_SQL} WHERE s.site_id = $2"
     ))
@@ -226,10 +224,14 @@ pub async fn page(
     .fetch_all(&mut *conn)
     .await?;
     let history = crate::fleet::history::recent(&mut conn, &site_id, now, 7).await?;
+    // A report older than the portal's stale limit is silence, as on the site list.
+    let stale =
+        chrono::Duration::from_std(state.stale_after).unwrap_or(chrono::Duration::minutes(16));
+    let silent_before = now - stale;
     let page = SitePage {
         nav: Nav::from(&who),
         now,
-        status: status_of(&mut conn, &site_id, now).await?,
+        status: status_of(&mut conn, &site_id, silent_before).await?,
         open_now: hours.hours.is_open(at),
         next_open: hours.hours.next_open(at).map(|t| t.with_timezone(&Utc)),
         equipment: equipment(&site, today),
