@@ -9,7 +9,7 @@
 #   PGURL (default postgres://postgres@127.0.0.1:5432), BENCH_DB (default
 #   onshi_bench_console — dropped and created again: never point it at a real database),
 #   SITES (250000), HISTORY_SITES (200), REUSE=1 to keep an already seeded BENCH_DB.
-# Prints p50 / p95 / p99 / max of the server time (curl: first byte minus request sent, on
+# Prints min / p50 / p95 / p99 / max of the server time (curl: first byte minus request sent, on
 # localhost) per page kind, then `site_page_p95_ms=` and `incident_list_p95_ms=`.
 # Needs: psql, curl, awk.
 set -euo pipefail
@@ -77,7 +77,7 @@ measure() { # name, then URLs on stdin
     done | awk -v out="$times" '$1 != 200 { bad++ } { printf "%.3f\n", ($3 - $2) * 1000 > out } END { if (bad) print bad " non-200 answers" > "/dev/stderr" }'
     sort -n "$times" | awk -v name="$name" '{ v[NR] = $1 } END {
         n = NR;
-        printf "%-14s n=%d p50=%.1f ms p95=%.1f ms p99=%.1f ms max=%.1f ms\n", name, n,
+        printf "%-14s n=%d min=%.1f ms p50=%.1f ms p95=%.1f ms p99=%.1f ms max=%.1f ms\n", name, n, v[1],
             v[int(n * 0.50) + (n * 0.50 > int(n * 0.50))], v[int(n * 0.95) + (n * 0.95 > int(n * 0.95))],
             v[int(n * 0.99) + (n * 0.99 > int(n * 0.99))], v[n] }'
 }
