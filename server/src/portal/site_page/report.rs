@@ -126,7 +126,7 @@ pub fn sections(doc: &ReportDoc, conditions: &[Condition], now: DateTime<Utc>) -
                 .filter(|c| Section::of(c.rule) == Some(section))
                 .cloned()
                 .collect();
-            problems.sort_by(|a, b| b.severity.cmp(&a.severity));
+            problems.sort_by_key(|c| std::cmp::Reverse(c.severity));
             SectionView {
                 section,
                 facts: facts(section, doc, now),
