@@ -179,8 +179,8 @@ pub enum HoursDefaultCommand {
         /// The site kind whose default changes.
         #[arg(long, value_enum)]
         kind: crate::sites::SiteKind,
-        /// Weekly schedule, e.g. "mon-fri 09:00-18:00; sat 09:00-13:00".
-        #[arg(long, required_unless_present = "builtin")]
+        /// Weekly schedule, e.g. "mon-fri 09:00-18:00; sat 09:00-13:00" (or --builtin).
+        #[arg(long)]
         set: Option<String>,
         /// Back to the built-in default for the kind.
         #[arg(long, conflicts_with = "set")]

@@ -79,7 +79,7 @@ fn main() -> ExitCode {
                         kind,
                         set,
                         builtin,
-                    } => hours_cli::defaults_set(&db, kind, set.filter(|_| !builtin)).await?,
+                    } => hours_cli::defaults_set(&db, kind, set, builtin).await?,
                 }
             }
             Command::Config(config_file::ConfigCommand::Check) => {

@@ -153,11 +153,24 @@ async fn print_defaults(conn: &mut sqlx::PgConnection) -> Result<(), Error> {
     Ok(())
 }
 
-/// `hours-default set --kind K (--set TEXT | --builtin)`; `None` means the built-in default.
-pub async fn defaults_set(db: &DbArgs, kind: SiteKind, set: Option<String>) -> Result<(), Error> {
-    let week = match &set {
-        Some(text) => WeekSchedule::parse(text).map_err(Error::InvalidArgument)?,
-        None => WeekSchedule::default_for(kind),
+/// `hours-default set --kind K (--set TEXT | --builtin)`.
+pub async fn defaults_set(
+    db: &DbArgs,
+    kind: SiteKind,
+    set: Option<String>,
+    builtin: bool,
+) -> Result<(), Error> {
+    // Checked here, not by clap: `config check` parses every subcommand with its required
+    // arguments relaxed, which a `required_unless_present` would escape.
+    let week = match (&set, builtin) {
+        (Some(text), false) => WeekSchedule::parse(text).map_err(Error::InvalidArgument)?,
+        (None, true) => WeekSchedule::default_for(kind),
+        _ => {
+            return Err(Error::InvalidArgument(
+                "--set \"mon-fri 09:00-18:00; sat 09:00-13:00\" か --builtin のどちらかを指定してください"
+                    .into(),
+            ));
+        }
     };
     hours_defaults::check(&week).map_err(Error::InvalidArgument)?;
     let database = pool(db).await?;
