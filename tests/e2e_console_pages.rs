@@ -230,6 +230,9 @@ async fn hours_default_cli_lists_and_changes_a_kinds_default() {
     );
     assert!(text.contains("（初期値）"));
 
+    let out = server.admin(&["hours-default", "set", "--kind", "pharmacy"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--builtin のどちらか"));
     let out = server.admin(&[
         "hours-default",
         "set",

@@ -387,3 +387,50 @@ async fn the_desks_page_lists_desks_routes_like_the_cli_and_shows_holidays() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(text(resp).await.contains("2026-05-01T09:00 の形"));
 }
+
+#[tokio::test]
+async fn every_console_form_needs_the_sessions_csrf_token() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let h = Harness::new().await;
+    let admin = h.session("admin1", Role::Admin).await;
+    plain_site(&h, "s1", "東京都").await;
+    let id = incident(&h, "s1", "reader_off", "critical", "open").await;
+    let paths = [
+        "/admin/hours/pharmacy".to_owned(),
+        "/admin/silences".to_owned(),
+        "/admin/silences/1/expire".to_owned(),
+        "/admin/sites/s1/delete".to_owned(),
+        format!("/incidents/{id}/ack"),
+        format!("/incidents/{id}/assign"),
+        format!("/incidents/{id}/comment"),
+        format!("/incidents/{id}/resolve"),
+        format!("/incidents/{id}/reopen"),
+        format!("/incidents/{id}/silence"),
+    ];
+    for path in paths {
+        let req = Request::post(&path)
+            .header(header::COOKIE, &admin.cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(
+                "confirm_site_id=s1&week=mon%2009:00-10:00&reason=x&duration=1h",
+            ))
+            .unwrap();
+        let resp = h.send(req).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(content_type(&resp).starts_with("text/html"), "{path}");
+        assert!(text(resp).await.contains("CSRF"), "{path}");
+    }
+    assert!(
+        crate::sites::store::get(&h.pool, "s1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(audit_count(&h, "hours.default").await, 0);
+    let state: String = sqlx::query_scalar("SELECT state FROM incidents")
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "open");
+}
