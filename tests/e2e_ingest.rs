@@ -500,20 +500,27 @@ async fn probe_errors_are_stored_with_the_report() {
     );
 
     client.submit_reports(batch(a, vec![r])).await.unwrap();
-    let (state, history): (serde_json::Value, serde_json::Value) = sqlx::query_as(
-        "SELECT st.report, h.report FROM site_state st JOIN report_history h USING (agent_id, seq)
-         WHERE st.site_id = 's-probe'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    for doc in [state, history] {
-        assert_eq!(
-            doc["agent"]["probe_errors"][0],
-            "reader: timed out after 5 s"
-        );
-        assert_eq!(doc["agent"]["spool_bytes"], 8192);
-    }
+    let state: serde_json::Value =
+        sqlx::query_scalar("SELECT report FROM site_state WHERE site_id = 's-probe'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        state["agent"]["probe_errors"][0],
+        "reader: timed out after 5 s"
+    );
+    assert_eq!(state["agent"]["spool_bytes"], 8192);
+    let stored = common::history::stored_reports(&pool, a).await;
+    let history = stored.last().unwrap().agent_health();
+    assert_eq!(history.probe_errors, ["reader: timed out after 5 s"]);
+    assert_eq!(history.spool_bytes, 8192);
+    let count: i16 =
+        sqlx::query_scalar("SELECT probe_errors FROM report_history WHERE agent_id = $1")
+            .bind(a)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 1, "the typed column counts them");
 }
 
 #[tokio::test]
@@ -571,4 +578,91 @@ async fn a_value_the_database_refuses_is_invalid_argument_not_retry_later() {
         .unwrap()
         .into_inner();
     assert_eq!((ack.acked_seq, ack.stored), (1, 1));
+}
+
+/// The lean history row (migrations/0007, contract in docs/SCALING.md): the protobuf report
+/// and the typed columns the console's charts read, as the agent said them.
+#[tokio::test]
+async fn history_rows_carry_the_contract_columns() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url);
+    let pool = db.pool().await;
+    let (a, mut client, _identity) = server.enrolled_client("s-lean").await;
+    let a = a.as_str();
+
+    let mut r = report(a, "s-lean", 1);
+    r.host.as_mut().unwrap().boot_time = Some(prost_types::Timestamp {
+        seconds: 1_764_633_600,
+        nanos: 0,
+    });
+    r.reader = Some(pb::CardReader {
+        maker: pb::ReaderMaker::Almex as i32,
+        power: pb::PowerState::Off as i32,
+        ..Default::default()
+    });
+    let target = |name: &str, reachable: bool, nanos: i32| pb::NetworkTarget {
+        name: name.into(),
+        address: "10.0.0.1:443".into(),
+        reachable,
+        latency: Some(prost_types::Duration { seconds: 0, nanos }),
+        ..Default::default()
+    };
+    r.network = vec![
+        target("router", true, 3_200_000),
+        target("onshi-endpoint", false, 0),
+        target("say \"NULL\", {x}", true, 40_000_000),
+    ];
+    r.agent = Some(pb::AgentHealth {
+        probe_errors: vec!["a: b".into(), "c: d".into()],
+        ..Default::default()
+    });
+    let mut no_reader = report(a, "s-lean", 2);
+    no_reader.reader = Some(pb::CardReader {
+        maker: pb::ReaderMaker::None as i32,
+        power: pb::PowerState::Absent as i32,
+        ..Default::default()
+    });
+    let ack = client
+        .submit_reports(batch(a, vec![r.clone(), no_reader]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ack.acked_seq, 2);
+
+    type Row = (
+        String,
+        Option<String>,
+        Option<f64>,
+        Vec<String>,
+        Vec<bool>,
+        Vec<Option<i32>>,
+        i16,
+        String,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT site_id, reader_power, extract(epoch FROM boot_time)::float8, target_names,
+                target_reachable, target_latency_ms, probe_errors, health
+         FROM report_history WHERE agent_id = $1 ORDER BY seq",
+    )
+    .bind(a)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let (site, power, boot, names, reachable, latency, probe_errors, health) = &rows[0];
+    assert_eq!(site, "s-lean");
+    assert_eq!(power.as_deref(), Some("off"));
+    assert_eq!(*boot, Some(1_764_633_600.0));
+    assert_eq!(names, &["router", "onshi-endpoint", "say \"NULL\", {x}"]);
+    assert_eq!(reachable, &[true, false, true]);
+    assert_eq!(latency, &[Some(3), None, Some(40)]);
+    assert_eq!(*probe_errors, 2);
+    assert_eq!(health, "critical", "a reader switched off");
+    assert_eq!(rows[1].1, None, "no reader: NULL");
+    assert!(rows[1].3.is_empty() && rows[1].5.is_empty());
+
+    let stored = common::history::stored_reports(&pool, a).await;
+    assert_eq!(
+        stored[0].report, r,
+        "the report as validated, protobuf-encoded"
+    );
 }

@@ -238,7 +238,8 @@ async fn every_route_demands_login_and_the_right_role() {
             .replace("{token_id}", "1")
             .replace("{username}", "x")
             .replace("{id}", "1")
-            .replace("{date}", "2099-05-01");
+            .replace("{date}", "2099-05-01")
+            .replace("{kind}", "clinic");
         let url = server.http(&path);
         let Access::Role(required) = spec.access else {
             continue;

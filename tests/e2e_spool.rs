@@ -94,15 +94,14 @@ struct History {
 }
 
 async fn history(pool: &PgPool, agent: &str) -> History {
-    let rows: Vec<(i64, chrono_free::Ts, chrono_free::Ts, i64)> = sqlx::query_as(
-        "SELECT seq, extract(epoch FROM received_at)::float8, extract(epoch FROM collected_at)::float8,
-                coalesce((report->'agent'->>'spool_corrupt')::bigint, 0)
-         FROM report_history WHERE agent_id = $1 ORDER BY seq",
-    )
-    .bind(agent)
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    let rows: Vec<(i64, f64, f64, i64)> = common::history::stored_reports(pool, agent)
+        .await
+        .iter()
+        .map(|r| {
+            let corrupt = r.agent_health().spool_corrupt as i64;
+            (r.seq, r.received_at, r.collected_at, corrupt)
+        })
+        .collect();
     for w in rows.windows(2) {
         assert!(w[0].0 < w[1].0, "seq {} stored twice", w[1].0);
         assert!(
@@ -128,11 +127,6 @@ async fn history(pool: &PgPool, agent: &str) -> History {
         acked,
         corrupt_reported: rows.iter().map(|r| r.3).sum(),
     }
-}
-
-/// sqlx without the chrono feature: times as float seconds.
-mod chrono_free {
-    pub type Ts = f64;
 }
 
 fn segments(state: &Path) -> Vec<PathBuf> {
@@ -407,12 +401,7 @@ async fn a_report_the_server_refuses_is_set_aside_counted_and_reported() {
     let h = history(&pool, &agent_id).await;
     assert_eq!(h.seqs, vec![2], "seq 1 was refused, seq 2 stored");
     assert_eq!(h.acked, 2, "the ack passed the refused seq");
-    let rejected: i64 = sqlx::query_scalar(
-        "SELECT (report->'agent'->>'spool_rejected')::bigint FROM report_history WHERE agent_id = $1 AND seq = 2",
-    )
-    .bind(&agent_id)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let stored = common::history::stored_reports(&pool, &agent_id).await;
+    let rejected = stored[0].agent_health().spool_rejected;
     assert_eq!(rejected, 1, "reported upstream");
 }

@@ -57,6 +57,9 @@ pub enum Command {
     /// Silences / maintenance windows for incidents.
     #[command(subcommand)]
     Silence(crate::incidents::cli::SilenceCommand),
+    /// Business-hours defaults per site kind (for sites without hours of their own).
+    #[command(subcommand)]
+    HoursDefault(HoursDefaultCommand),
     /// Configuration file and effective settings (docs/CONFIGURATION.md).
     #[command(subcommand)]
     Config(crate::config_file::ConfigCommand),
@@ -174,6 +177,29 @@ pub enum SiteCommand {
         /// Remove the exception (the weekly schedule applies again).
         #[arg(long)]
         remove: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoursDefaultCommand {
+    /// Show each site kind's default hours and how many sites use them.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Replace a site kind's default hours (audited); every replica applies it at its next sweep.
+    Set {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The site kind whose default changes.
+        #[arg(long, value_enum)]
+        kind: crate::sites::SiteKind,
+        /// Weekly schedule, e.g. "mon-fri 09:00-18:00; sat 09:00-13:00" (or --builtin).
+        #[arg(long)]
+        set: Option<String>,
+        /// Back to the built-in default for the kind.
+        #[arg(long, conflicts_with = "set")]
+        builtin: bool,
     },
 }
 

@@ -69,6 +69,19 @@ fn main() -> ExitCode {
             Command::Sweep(args) => commands::sweep(args).await?,
             Command::Incidents(cmd) => onshi_server::incidents::cli::incidents(cmd).await?,
             Command::Silence(cmd) => onshi_server::incidents::cli::silence(cmd).await?,
+            Command::HoursDefault(cmd) => {
+                use onshi_server::cli::HoursDefaultCommand;
+                use onshi_server::sites::hours_cli;
+                match cmd {
+                    HoursDefaultCommand::List { db } => hours_cli::defaults_list(&db).await?,
+                    HoursDefaultCommand::Set {
+                        db,
+                        kind,
+                        set,
+                        builtin,
+                    } => hours_cli::defaults_set(&db, kind, set, builtin).await?,
+                }
+            }
             Command::Config(config_file::ConfigCommand::Check) => {
                 let report = config_check::check(&Cli::command(), &applied);
                 print!("{}", report.text);

@@ -21,7 +21,13 @@ pub struct SeedArgs {
     /// Add to a database that already has sites.
     #[arg(long)]
     pub force: bool,
+    /// Share of the sites (0–16 %) with an open incident (five times as many get a resolved
+    /// one), for the console's incident list at scale.
+    #[arg(long, default_value_t = 2)]
+    pub incident_percent: u32,
 }
+
+mod console;
 
 pub async fn run(args: SeedArgs) -> Result<(), Error> {
     if args.silent_percent > 100 {
@@ -33,6 +39,9 @@ pub async fn run(args: SeedArgs) -> Result<(), Error> {
     crate::db::migrate(&database.pool).await?;
     let started = std::time::Instant::now();
     seed(&database.pool, args.sites, args.silent_percent, args.force).await?;
+    let mut conn = database.pool.acquire().await?;
+    console::incidents(&mut conn, args.incident_percent).await?;
+    drop(conn);
     println!(
         "seeded {} sites ({}% silent) in {:.1}s",
         args.sites,
@@ -90,7 +99,7 @@ pub async fn seed(
         .await?;
     sqlx::query(
         "INSERT INTO site_state (site_id, agent_id, seq, collected_at, received_at, health, findings, report)
-         SELECT site_id, 'agent-' || site_id, 100, t, t, 'ok', '[]', '{\"seq\": 100}'
+         SELECT site_id, 'agent-' || site_id, 100, t, t, 'ok', '[]', $2
          FROM (SELECT site_id,
                       CASE WHEN abs(hashtext(site_id)) % 100 < $1 THEN now() - interval '3 hours'
                            ELSE now() - interval '30 seconds' END AS t
@@ -98,6 +107,7 @@ pub async fn seed(
          ON CONFLICT DO NOTHING",
     )
     .bind(silent_percent as i32)
+    .bind(console::report())
     .execute(&mut *tx)
     .await?;
     sqlx::query("ALTER TABLE site_state ENABLE TRIGGER site_state_evaluation")

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod history;
 pub mod incidents;
 pub mod smtp;
 pub mod webhook;

@@ -168,17 +168,16 @@ pub struct Tally {
 
 impl Tally {
     pub async fn of(pool: &PgPool, agent_id: &str, state: &Path) -> Tally {
-        let rows: Vec<(i64, f64, f64, i64)> = sqlx::query_as(
-            "SELECT seq, extract(epoch FROM received_at)::float8, extract(epoch FROM collected_at)::float8,
-                    coalesce((report->'agent'->>'spool_dropped')::bigint, 0)
-                  + coalesce((report->'agent'->>'spool_corrupt')::bigint, 0)
-                  + coalesce((report->'agent'->>'spool_rejected')::bigint, 0)
-             FROM report_history WHERE agent_id = $1 ORDER BY seq, received_at",
-        )
-        .bind(agent_id)
-        .fetch_all(pool)
-        .await
-        .unwrap();
+        let rows: Vec<(i64, f64, f64, i64)> =
+            crate::common::history::stored_reports(pool, agent_id)
+                .await
+                .iter()
+                .map(|r| {
+                    let h = r.agent_health();
+                    let counted = h.spool_dropped + h.spool_corrupt + h.spool_rejected;
+                    (r.seq, r.received_at, r.collected_at, counted as i64)
+                })
+                .collect();
         let mut duplicates = 0;
         for w in rows.windows(2) {
             if w[0].0 == w[1].0 {

@@ -189,3 +189,13 @@ fn refuse_self(username: &str, by: By<'_>, what: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Usernames an incident can be assigned to: operators and administrators not disabled.
+pub async fn assignable(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT username FROM operators WHERE NOT disabled AND role IN ('operator', 'admin')
+         ORDER BY username LIMIT 500",
+    )
+    .fetch_all(conn)
+    .await?)
+}

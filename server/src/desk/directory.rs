@@ -97,6 +97,20 @@ pub enum ContactKind {
     Contract,
 }
 
+impl ContactKind {
+    /// Japanese label for text and pages ("電話", "メール件名", ...).
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            ContactKind::Phone => "電話",
+            ContactKind::Mail => "メール",
+            ContactKind::MailSubject => "メール件名",
+            ContactKind::Web => "web",
+            ContactKind::WebForm => "申請手順",
+            ContactKind::Contract => "連絡先",
+        }
+    }
+}
+
 /// One way to reach a desk: `{kind, value}` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {

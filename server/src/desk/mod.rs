@@ -38,6 +38,7 @@ pub use self::query::{
 };
 pub use self::routing::{RouteAnswer, RouteError, route};
 pub use self::status::{DeskListing, DeskStatus, desk_status, desk_status_for_site, list_desks};
+pub use self::text::when as when_ja;
 
 #[cfg(test)]
 mod fixture_tests;

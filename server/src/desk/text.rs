@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, FixedOffset, Weekday};
 
-use super::directory::{Contact, ContactKind, DeskId};
+use super::directory::{Contact, DeskId};
 use super::hours::{ClosedReason, JST};
 use super::routing::RouteAnswer;
 use super::status::DeskStatus;
@@ -30,15 +30,7 @@ pub fn when(at: DateTime<FixedOffset>) -> String {
 }
 
 fn contact_line(contact: &Contact) -> String {
-    let label = match contact.kind {
-        ContactKind::Phone => "電話",
-        ContactKind::Mail => "メール",
-        ContactKind::MailSubject => "メール件名",
-        ContactKind::Web => "web",
-        ContactKind::WebForm => "申請手順",
-        ContactKind::Contract => "連絡先",
-    };
-    format!("{label}: {}", contact.value)
+    format!("{}: {}", contact.kind.label_ja(), contact.value)
 }
 
 /// The state line shared by `route` and `hours`.

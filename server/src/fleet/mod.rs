@@ -2,5 +2,6 @@
 //! site red or green, and the queries dashboards read.
 
 pub mod health;
+pub mod history;
 pub mod query;
 pub mod report;

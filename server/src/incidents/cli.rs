@@ -143,23 +143,10 @@ fn silences_ja(list: &[Silence]) -> String {
     }
     let mut out = String::from("ID\t対象\t開始\t終了\t理由\t作成者\n");
     for s in list {
-        let mut target = Vec::new();
-        if let Some(v) = &s.site_id {
-            target.push(format!("サイト {v}"));
-        }
-        if let Some(v) = s.rule {
-            target.push(format!("ルール {}", v.label_ja()));
-        }
-        if let Some(v) = &s.prefecture {
-            target.push(v.clone());
-        }
-        if let Some(v) = s.kind {
-            target.push(v.label_ja().to_owned());
-        }
         out.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\n",
             s.id,
-            target.join("・"),
+            s.target_ja(),
             jst(s.starts_at),
             jst(s.ends_at),
             s.reason,

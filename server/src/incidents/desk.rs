@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::rules::Rule;
-use crate::desk::{self, JST, OmakaseContract, RouteQuery, SiteContact, SiteContacts};
+use crate::desk::{
+    self, JST, OmakaseContract, RouteAnswer, RouteError, RouteQuery, SiteContact, SiteContacts,
+};
 use crate::sites::Site;
 
 /// The routing question for `part` at `site`.
@@ -38,6 +40,66 @@ pub fn contacts_for(site: &Site) -> SiteContacts {
     }
 }
 
+/// Routing for `part` at `site` at `now`, with the site's profile and contacts and the unit's
+/// serial from the profile (so "what to prepare" names it). A serial routing refuses (a wrong
+/// prefix recorded before the check existed) is left out rather than failing the answer.
+pub fn route_part(
+    part: desk::Part,
+    site: &Site,
+    now: DateTime<Utc>,
+) -> Result<RouteAnswer, RouteError> {
+    let at = now.with_timezone(&JST);
+    let contacts = contacts_for(site);
+    let serial = match part {
+        desk::Part::Pc => &site.pc_serial,
+        desk::Part::Router => &site.router_serial,
+        desk::Part::Hub => &site.hub_serial,
+        _ => "",
+    };
+    let plain = query_for(part, site);
+    if !serial.is_empty() {
+        let with_serial = RouteQuery {
+            serial: Some(serial.to_owned()),
+            ..plain.clone()
+        };
+        if let Ok(answer) = desk::route(&with_serial, &contacts, at) {
+            return Ok(answer);
+        }
+    }
+    desk::route(&plain, &contacts, at)
+}
+
+/// The desk answer for an incident's rule: `None` for rules without a part.
+pub fn route_for(
+    rule: Rule,
+    subject: &str,
+    site: &Site,
+    now: DateTime<Utc>,
+) -> Option<Result<RouteAnswer, RouteError>> {
+    rule.part(subject).map(|part| route_part(part, site, now))
+}
+
+/// One row of a site's 「今すぐ連絡」 panel: a part and who to call for it now.
+#[derive(Debug, Clone)]
+pub struct PartContact {
+    pub part: desk::Part,
+    pub answer: Result<RouteAnswer, RouteError>,
+}
+
+/// Every part of the site's installation (domain.md §1) with the desk to call now; the hub
+/// only when the site has one. Routing decides everything (a subscribed site gets おまかせ
+/// first for its standard configuration, domain.md §4).
+pub fn panel(site: &Site, now: DateTime<Utc>) -> Vec<PartContact> {
+    desk::Part::ALL
+        .into_iter()
+        .filter(|p| *p != desk::Part::Hub || site.has_hub)
+        .map(|part| PartContact {
+            part,
+            answer: route_part(part, site, now),
+        })
+        .collect()
+}
+
 /// The desk answer as JSON: `null` for rules without a part; when the profile lacks what
 /// routing needs (router model, reader maker), an object with `desk: null` and `error` saying
 /// what to record.
@@ -48,11 +110,7 @@ pub fn answer(rule: Rule, subject: &str, site: Option<&Site>, now: DateTime<Utc>
     let Some(site) = site else {
         return Value::Null;
     };
-    let routed = desk::route(
-        &query_for(part, site),
-        &contacts_for(site),
-        now.with_timezone(&JST),
-    );
+    let routed = route_part(part, site, now);
     match routed {
         Ok(a) => serde_json::to_value(a).unwrap_or(Value::Null),
         Err(e) => json!({
@@ -119,5 +177,56 @@ mod tests {
         };
         let e = answer(Rule::ReaderOff, "", Some(&unknown_maker), now);
         assert!(e["desk"].is_null() && e["error"].is_string(), "{e}");
+    }
+
+    #[test]
+    fn the_panel_routes_every_part_with_the_profile_and_its_serials() {
+        // Saturday 2026-03-07 10:00 JST: Lenovo closed, the call center open until 16:00.
+        let now = Utc.with_ymd_and_hms(2026, 3, 7, 1, 0, 0).unwrap();
+        let s = Site {
+            pc_serial: "PF1ABCDE".into(),
+            router_serial: "S/NA12345".into(),
+            ..site()
+        };
+        let rows = panel(&s, now);
+        assert!(!rows.iter().any(|r| r.part == desk::Part::Hub), "no hub");
+        let pc = rows.iter().find(|r| r.part == desk::Part::Pc).unwrap();
+        let pc = pc.answer.as_ref().unwrap();
+        assert_eq!(pc.desk, desk::DeskId::LenovoPc);
+        assert!(!pc.open && pc.fallback == Some(desk::DeskId::OnshiCallCenter));
+        assert!(pc.prepare.iter().any(|p| p.contains("PF1ABCDE")), "{pc:?}");
+        let router = rows.iter().find(|r| r.part == desk::Part::Router).unwrap();
+        let router = router.answer.as_ref().unwrap();
+        assert!(router.prepare.iter().any(|p| p.contains("S/NA12345")));
+        // A subscribed site calls おまかせ first for its standard configuration only.
+        let subscribed = Site {
+            maintenance: Maintenance::Omakase,
+            omakase_dial: Some("0120-000-000".into()),
+            has_hub: true,
+            ..s
+        };
+        let rows = panel(&subscribed, now);
+        let desk_of = |p| {
+            rows.iter()
+                .find(|r| r.part == p)
+                .unwrap()
+                .answer
+                .as_ref()
+                .unwrap()
+                .desk
+        };
+        assert_eq!(desk_of(desk::Part::Hub), desk::DeskId::Omakase);
+        assert_eq!(desk_of(desk::Part::Pc), desk::DeskId::Omakase);
+        assert_eq!(
+            desk_of(desk::Part::ReceiptSystem),
+            desk::DeskId::ReceiptVendor
+        );
+        assert_eq!(desk_of(desk::Part::HowTo), desk::DeskId::OnshiCallCenter);
+        // A serial with the wrong prefix recorded earlier does not break the answer.
+        let wrong = Site {
+            router_serial: "SER.999".into(),
+            ..site()
+        };
+        assert!(route_part(desk::Part::Router, &wrong, now).is_ok());
     }
 }

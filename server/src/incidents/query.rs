@@ -50,6 +50,10 @@ pub struct Filter {
     pub prefecture: Option<String>,
     /// Seen at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Assigned to this operator (username).
+    pub assignee: Option<String>,
+    /// Only silenced (`true`) or only not silenced (`false`) incidents, as of now.
+    pub silenced: Option<bool>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -189,7 +193,7 @@ const SELECT: &str = "SELECT i.incident_id, i.site_id, s.name AS site_name, s.pr
      FROM incidents i JOIN sites s USING (site_id)";
 const RANK: &str = "(CASE i.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END)";
 
-fn push_filters(q: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
+fn push_filters(q: &mut QueryBuilder<'_, Postgres>, f: &Filter, now: DateTime<Utc>) {
     q.push(" WHERE true");
     match f.state {
         StateFilter::Active => {
@@ -221,6 +225,20 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
     if let Some(since) = f.since {
         q.push(" AND i.last_seen >= ").push_bind(since);
     }
+    if let Some(a) = &f.assignee {
+        q.push(" AND i.assignee = ").push_bind(a.clone());
+    }
+    if let Some(silenced) = f.silenced {
+        // `silence::matches` in SQL: the same window, the same matchers.
+        q.push(if silenced { " AND " } else { " AND NOT " });
+        q.push("EXISTS (SELECT 1 FROM silences sl WHERE sl.starts_at <= ")
+            .push_bind(now)
+            .push(" AND sl.ends_at > ")
+            .push_bind(now)
+            .push(" AND ")
+            .push(silence::MATCHES_TARGET_SQL)
+            .push(")");
+    }
 }
 
 /// One page of incidents in the default order (critical first, then oldest first).
@@ -233,7 +251,7 @@ pub async fn list(conn: &mut PgConnection, f: &Filter, now: DateTime<Utc>) -> Re
     }
     let cursor = f.cursor.as_deref().map(Cursor::decode).transpose()?;
     let mut q = QueryBuilder::new(SELECT);
-    push_filters(&mut q, f);
+    push_filters(&mut q, f, now);
     if let Some(c) = cursor {
         let first_seen =
             DateTime::<Utc>::from_timestamp_micros(c.first_seen_micros).unwrap_or_default();

@@ -29,6 +29,31 @@ pub struct Silence {
     pub created_at: DateTime<Utc>,
 }
 
+impl Silence {
+    /// What it silences, in Japanese ("サイト s1・ルール カードリーダー電源断").
+    pub fn target_ja(&self) -> String {
+        let mut target = Vec::new();
+        if let Some(v) = &self.site_id {
+            target.push(format!("サイト {v}"));
+        }
+        if let Some(v) = self.rule {
+            target.push(format!("ルール {}", v.label_ja()));
+        }
+        if let Some(v) = &self.prefecture {
+            target.push(v.clone());
+        }
+        if let Some(v) = self.kind {
+            target.push(v.label_ja().to_owned());
+        }
+        target.join("・")
+    }
+
+    /// Inside its window at `now` (the time part of [`matches`]).
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+}
+
 /// What a silence is matched against: the incident's fingerprint and its site's facts.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
@@ -54,6 +79,14 @@ pub fn matches(silence: &Silence, target: &Target<'_>, now: DateTime<Utc>) -> bo
             .is_none_or(|p| p == target.prefecture)
         && silence.kind.is_none_or(|k| k == target.kind)
 }
+
+/// The matcher part of [`matches`] in SQL (without the time window), for filtering lists in
+/// the database: true when silence `sl` names incident `i` of site `s`. The test
+/// `matches_sql_agrees_with_matches` (portal handler tests) keeps the two definitions together.
+pub const MATCHES_TARGET_SQL: &str = "(sl.site_id IS NULL OR sl.site_id = i.site_id)
+     AND (sl.rule IS NULL OR sl.rule = i.rule)
+     AND (sl.prefecture IS NULL OR sl.prefecture = s.prefecture)
+     AND (sl.kind IS NULL OR sl.kind = s.kind)";
 
 /// A new silence as entered (API JSON or CLI flags); text fields still to be checked.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -257,6 +290,24 @@ pub async fn list(
         "SELECT {COLUMNS} FROM silences {filter} ORDER BY starts_at, silence_id LIMIT 1000"
     ))
     .bind(now)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Silences that ended within `days` before `now`, latest end first (at most `limit`).
+pub async fn recently_ended(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    days: i64,
+    limit: i64,
+) -> Result<Vec<Silence>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM silences WHERE ends_at <= $1 AND ends_at > $2
+         ORDER BY ends_at DESC, silence_id DESC LIMIT $3"
+    ))
+    .bind(now)
+    .bind(now - chrono::Duration::days(days))
+    .bind(limit)
     .fetch_all(conn)
     .await?)
 }

@@ -11,7 +11,8 @@ use super::rules::{Condition, Rule};
 use super::store::{self, Applied, SYSTEM};
 use crate::desk::JST;
 use crate::error::Error;
-use crate::sites::hours::{self, BusinessHours, Offline, WeekSchedule};
+use crate::sites::hours::{self, BusinessHours, Offline};
+use crate::sites::hours_defaults::{self, Defaults};
 use crate::sites::{Health, SiteKind, hours_store};
 
 /// One sweeper at a time, whichever replica gets it.
@@ -73,11 +74,13 @@ pub async fn sweep_once(
         ran: true,
         ..Default::default()
     };
-    let candidates = silent_while_open(&mut tx, offline, now).await?;
+    // The kinds' default hours as they are now: a default changed on any replica applies here.
+    let defaults = hours_defaults::load(&mut tx).await?;
+    let candidates = silent_while_open(&mut tx, &defaults, offline, now).await?;
     swept.candidates = candidates.len();
     let mut raise = Vec::new();
     for c in candidates {
-        if let Some(v) = candidate_verdict(&c, offline, now)? {
+        if let Some(v) = candidate_verdict(&c, &defaults, offline, now)? {
             raise.push((c, v));
         }
     }
@@ -95,6 +98,7 @@ pub async fn sweep_once(
 /// multiranges so 250,000 sites cost one scan; the exact story is decided in Rust.
 async fn silent_while_open(
     conn: &mut PgConnection,
+    defaults: &Defaults,
     offline: &OfflinePolicy,
     now: DateTime<Utc>,
 ) -> Result<Vec<Candidate>, Error> {
@@ -105,7 +109,7 @@ async fn silent_while_open(
     let minute = hours::minute_of_week(local);
     let open_kinds: Vec<&str> = SiteKind::ALL
         .iter()
-        .filter(|k| WeekSchedule::default_for(**k).contains_minute_of_week(minute))
+        .filter(|k| defaults.get(**k).contains_minute_of_week(minute))
         .map(|k| k.as_str())
         .collect();
     // Three disjoint paths, so that each can use an index: at night almost nothing is open
@@ -171,6 +175,7 @@ async fn silent_while_open(
 
 fn candidate_verdict(
     c: &Candidate,
+    defaults: &Defaults,
     offline: &OfflinePolicy,
     now: DateTime<Utc>,
 ) -> Result<Option<Offline>, Error> {
@@ -179,8 +184,8 @@ fn candidate_verdict(
         _ => Vec::new(),
     };
     let stored = hours_store::from_columns(
-        c.kind,
         c.week_hours.as_deref(),
+        defaults.get(c.kind),
         c.closed_on_holidays,
         exceptions,
     )?;

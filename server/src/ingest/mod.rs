@@ -3,6 +3,7 @@
 pub mod conn;
 pub mod history;
 pub mod listener;
+pub mod prepare;
 pub mod service;
 pub mod store;
 pub mod validate;

@@ -10,8 +10,8 @@ use onshi_proto::v1::{SubmitReportsRequest, SubmitReportsResponse};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use super::validate;
 use super::writer::{GroupWriter, OVERLOAD_RETRY_AFTER_SECONDS};
+use super::{prepare, validate};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -107,14 +107,16 @@ impl AgentService for AgentIngest {
             return Err(e.into());
         }
         let agent_id = batch.agent_id.clone();
+        let prepared = prepare::batch(
+            agent_id.clone(),
+            &batch.reports,
+            batch.abandoned_through,
+            now,
+        )
+        .inspect_err(|e| tracing::error!(error = %e, "cannot prepare a valid batch"))?;
         let queued = self
             .writer
-            .submit(
-                agent_id.clone(),
-                batch.reports,
-                batch.abandoned_through,
-                now,
-            )
+            .submit(prepared)
             .map_err(|_| self.overloaded())?;
         let committed = queued.await.map_err(|_| {
             tracing::error!("ingest writer stopped before answering; agent will retry");

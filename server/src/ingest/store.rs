@@ -20,9 +20,8 @@ use chrono::{DateTime, Utc};
 use onshi_proto::v1 as pb;
 use sqlx::PgPool;
 
+use super::prepare::{HistoryRow, PreparedBatch, StateRow};
 use crate::error::Error;
-use crate::fleet::health;
-use crate::fleet::report::ReportDoc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitOutcome {
@@ -31,8 +30,8 @@ pub struct CommitOutcome {
     pub duplicates: u32,
 }
 
-/// Stores a validated batch. `now` is the receipt time used for history
-/// partitioning and health evaluation.
+/// Stores a validated batch in a transaction of its own (tests and tools; the
+/// server's handlers prepare in the handler and go through `writer`).
 pub async fn commit_batch(
     pool: &PgPool,
     agent_id: &str,
@@ -40,37 +39,44 @@ pub async fn commit_batch(
     abandoned_through: u64,
     now: DateTime<Utc>,
 ) -> Result<CommitOutcome, Error> {
+    let batch = super::prepare::batch(agent_id.to_owned(), reports, abandoned_through, now)?;
+    commit_prepared(pool, &batch).await
+}
+
+/// Stores a prepared batch in a transaction of its own.
+pub async fn commit_prepared(pool: &PgPool, batch: &PreparedBatch) -> Result<CommitOutcome, Error> {
     let mut tx = pool.begin().await?;
-    let outcome = apply_batch(&mut tx, agent_id, reports, abandoned_through, now).await?;
+    let outcome = apply_batch(&mut tx, batch).await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
-/// Writes a validated batch inside the caller's transaction (one batch of
+/// Writes a prepared batch inside the caller's transaction (one batch of
 /// its own, or many agents' batches of one group commit: see `writer`).
 /// Nothing is durable, and nothing may be acknowledged, before the caller
 /// commits.
 pub async fn apply_batch(
     tx: &mut sqlx::PgConnection,
-    agent_id: &str,
-    reports: &[pb::Report],
-    abandoned_through: u64,
-    now: DateTime<Utc>,
+    batch: &PreparedBatch,
 ) -> Result<CommitOutcome, Error> {
-    let agent_version = reports
-        .last()
-        .and_then(|r| r.host.as_ref())
-        .map(|h| h.agent_version.clone())
-        .unwrap_or_default();
-    let stored_ack = lock_agent(&mut *tx, agent_id, reports).await?;
-    let acked = settled_through(&mut *tx, agent_id, stored_ack, reports, abandoned_through).await?;
+    let agent_id = batch.agent_id.as_str();
+    let seqs: Vec<i64> = batch.rows.iter().map(|r| r.seq).collect();
+    let stored_ack = lock_agent(&mut *tx, batch).await?;
+    let acked = settled_through(
+        &mut *tx,
+        agent_id,
+        stored_ack,
+        &seqs,
+        batch.abandoned_through,
+    )
+    .await?;
 
     // Every seq above the stored ack is claimed, including those the same
     // batch declares abandoned: they were delivered after all, so they are
     // stored, not counted as duplicates.
-    let candidates: Vec<i64> = reports
+    let candidates: Vec<i64> = seqs
         .iter()
-        .map(|r| r.seq as i64)
+        .copied()
         .filter(|seq| *seq > stored_ack)
         .collect();
     let claimed: Vec<i64> = if candidates.is_empty() {
@@ -88,15 +94,18 @@ pub async fn apply_batch(
     };
 
     // A batch may repeat a seq; keep the first occurrence of each claimed seq.
-    let mut fresh: Vec<&pb::Report> = Vec::with_capacity(claimed.len());
-    for r in reports {
-        if claimed.contains(&(r.seq as i64)) && !fresh.iter().any(|f| f.seq == r.seq) {
+    let mut fresh: Vec<&HistoryRow> = Vec::with_capacity(claimed.len());
+    for r in &batch.rows {
+        if claimed.contains(&r.seq) && !fresh.iter().any(|f| f.seq == r.seq) {
             fresh.push(r);
         }
     }
 
     if !fresh.is_empty() {
-        insert_history_and_state(&mut *tx, agent_id, &fresh, now).await?;
+        insert_history(&mut *tx, agent_id, &fresh, batch.now).await?;
+    }
+    if let Some(state) = batch.newest.as_ref().filter(|s| claimed.contains(&s.seq)) {
+        upsert_state(&mut *tx, agent_id, state, batch.now).await?;
     }
 
     let new_acked = advance_ack(&mut *tx, agent_id, stored_ack, acked).await?;
@@ -107,48 +116,54 @@ pub async fn apply_batch(
     )
     .bind(agent_id)
     .bind(new_acked)
-    .bind(now)
-    .bind(&agent_version)
+    .bind(batch.now)
+    .bind(&batch.agent_version)
     .execute(&mut *tx)
     .await?;
 
     Ok(CommitOutcome {
         acked_seq: new_acked as u64,
         stored: fresh.len() as u32,
-        duplicates: (reports.len() - fresh.len()) as u32,
+        duplicates: (batch.rows.len() - fresh.len()) as u32,
     })
 }
 
 /// Locks the agent's row (serialising its batches), re-checks enrolment,
 /// revocation and the site; returns the stored ack.
-async fn lock_agent(
-    tx: &mut sqlx::PgConnection,
-    agent_id: &str,
-    reports: &[pb::Report],
-) -> Result<i64, Error> {
+async fn lock_agent(tx: &mut sqlx::PgConnection, batch: &PreparedBatch) -> Result<i64, Error> {
+    let agent_id = batch.agent_id.as_str();
     let row: Option<(i64, String, bool)> = sqlx::query_as(
         "SELECT acked_seq, site_id, revoked_at IS NOT NULL FROM agents WHERE agent_id = $1 FOR UPDATE",
     )
     .bind(agent_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let (stored_ack, enrolled_site, revoked) = row.ok_or_else(|| {
-        Error::Unauthorized(format!(
-            "agent {agent_id} is not enrolled: run `onshi-agent enroll`"
-        ))
-    })?;
+    let (stored_ack, enrolled_site, revoked) = row.ok_or_else(|| not_enrolled(agent_id))?;
+    check_agent(batch, &enrolled_site, revoked)?;
+    Ok(stored_ack)
+}
+
+pub fn not_enrolled(agent_id: &str) -> Error {
+    Error::Unauthorized(format!(
+        "agent {agent_id} is not enrolled: run `onshi-agent enroll`"
+    ))
+}
+
+/// A revoked agent, or a report claiming another site than the agent's, refuses the batch.
+pub fn check_agent(batch: &PreparedBatch, enrolled_site: &str, revoked: bool) -> Result<(), Error> {
     if revoked {
         return Err(Error::Unauthorized(format!(
-            "agent {agent_id} was revoked: re-enrol with a new token"
+            "agent {} was revoked: re-enrol with a new token",
+            batch.agent_id
         )));
     }
-    if let Some(r) = reports.iter().find(|r| r.site_id != enrolled_site) {
+    if let Some(r) = batch.rows.iter().find(|r| r.site_id != enrolled_site) {
         return Err(Error::Forbidden(format!(
             "report seq {} claims site {:?} but this agent is enrolled for {enrolled_site:?}",
             r.seq, r.site_id
         )));
     }
-    Ok(stored_ack)
+    Ok(())
 }
 
 /// The seq through which everything counts as settled: the stored ack, or
@@ -160,7 +175,7 @@ async fn settled_through(
     tx: &mut sqlx::PgConnection,
     agent_id: &str,
     stored_ack: i64,
-    reports: &[pb::Report],
+    seqs: &[i64],
     abandoned_through: u64,
 ) -> Result<i64, Error> {
     let abandoned = i64::try_from(abandoned_through).unwrap_or(i64::MAX);
@@ -172,7 +187,15 @@ async fn settled_through(
             .bind(agent_id)
             .fetch_one(&mut *tx)
             .await?;
-    let bound = abandon_bound(stored_ack, highest_pending, reports);
+    check_abandoned(
+        abandoned_through,
+        abandon_bound(stored_ack, highest_pending, seqs),
+    )
+}
+
+/// `abandoned_through` if it is within `bound`, else the refusal.
+pub fn check_abandoned(abandoned_through: u64, bound: i64) -> Result<i64, Error> {
+    let abandoned = i64::try_from(abandoned_through).unwrap_or(i64::MAX);
     if abandoned > bound {
         return Err(Error::InvalidArgument(format!(
             "abandoned_through {abandoned_through} is above {bound}, the highest seq received \
@@ -183,74 +206,124 @@ async fn settled_through(
 }
 
 /// The highest seq `abandoned_through` may name (see `settled_through`).
-pub fn abandon_bound(stored_ack: i64, highest_pending: Option<i64>, reports: &[pb::Report]) -> i64 {
-    let in_batch = reports.iter().map(|r| r.seq as i64).max().unwrap_or(0);
+pub fn abandon_bound(stored_ack: i64, highest_pending: Option<i64>, seqs: &[i64]) -> i64 {
+    let in_batch = seqs.iter().copied().max().unwrap_or(0);
     stored_ack.max(highest_pending.unwrap_or(0)).max(in_batch)
 }
 
-async fn insert_history_and_state(
+/// The lean history rows (migrations/0007_lean_history.sql), one statement.
+async fn insert_history(
     tx: &mut sqlx::PgConnection,
     agent_id: &str,
-    fresh: &[&pb::Report],
+    fresh: &[&HistoryRow],
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let mut seqs = Vec::with_capacity(fresh.len());
-    let mut sites = Vec::with_capacity(fresh.len());
-    let mut collected = Vec::with_capacity(fresh.len());
-    let mut healths = Vec::with_capacity(fresh.len());
-    let mut docs = Vec::with_capacity(fresh.len());
-    let mut newest: Option<(usize, Vec<health::Finding>)> = None;
-    for (i, r) in fresh.iter().enumerate() {
-        let doc = ReportDoc::from(*r);
-        let findings = health::evaluate(&doc, now);
-        seqs.push(r.seq as i64);
-        sites.push(r.site_id.clone());
-        collected.push(doc.collected_at.unwrap_or(now));
-        healths.push(health::overall(&findings).as_str());
-        docs.push(serde_json::to_value(&doc).map_err(anyhow::Error::from)?);
-        if newest.as_ref().is_none_or(|(j, _)| fresh[*j].seq < r.seq) {
-            newest = Some((i, findings));
+    let agents = vec![agent_id; fresh.len()];
+    let times = vec![now; fresh.len()];
+    HistoryColumns::of(fresh.iter().copied())
+        .insert(&mut *tx, &times, &agents)
+        .await
+}
+
+/// The history rows of a group, column by column, for one `INSERT … SELECT FROM unnest`.
+#[derive(Default)]
+pub struct HistoryColumns<'a> {
+    site_id: Vec<&'a str>,
+    seq: Vec<i64>,
+    collected_at: Vec<DateTime<Utc>>,
+    health: Vec<&'static str>,
+    report: Vec<&'a [u8]>,
+    reader_power: Vec<Option<&'static str>>,
+    boot_time: Vec<Option<DateTime<Utc>>>,
+    target_names: Vec<&'a str>,
+    target_reachable: Vec<&'a str>,
+    target_latency_ms: Vec<&'a str>,
+    probe_errors: Vec<i16>,
+}
+
+impl<'a> HistoryColumns<'a> {
+    pub fn of(rows: impl Iterator<Item = &'a HistoryRow>) -> Self {
+        let mut c = HistoryColumns::default();
+        for r in rows {
+            c.site_id.push(&r.site_id);
+            c.seq.push(r.seq);
+            c.collected_at.push(r.collected_at);
+            c.health.push(r.health.as_str());
+            c.report.push(&r.report);
+            c.reader_power.push(r.reader_power.map(|p| p.as_str()));
+            c.boot_time.push(r.boot_time);
+            c.target_names.push(&r.targets.names);
+            c.target_reachable.push(&r.targets.reachable);
+            c.target_latency_ms.push(&r.targets.latency_ms);
+            c.probe_errors.push(r.probe_errors);
         }
+        c
     }
 
+    /// Inserts the rows; `received_at` and `agent_id` are given per row.
+    pub async fn insert(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        received_at: &[DateTime<Utc>],
+        agent_id: &[&str],
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO report_history (received_at, agent_id, site_id, seq, collected_at, health,
+                 report, reader_power, boot_time, target_names, target_reachable, target_latency_ms,
+                 probe_errors)
+             SELECT r, a, s, q, c, h, p, rp, b, tn::text[], tr::boolean[], tl::integer[], pe
+             FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
+                         $6::text[], $7::bytea[], $8::text[], $9::timestamptz[], $10::text[],
+                         $11::text[], $12::text[], $13::smallint[])
+                  AS u(r, a, s, q, c, h, p, rp, b, tn, tr, tl, pe)",
+        )
+        .bind(received_at)
+        .bind(agent_id)
+        .bind(&self.site_id)
+        .bind(&self.seq)
+        .bind(&self.collected_at)
+        .bind(&self.health)
+        .bind(&self.report)
+        .bind(&self.reader_power)
+        .bind(&self.boot_time)
+        .bind(&self.target_names)
+        .bind(&self.target_reachable)
+        .bind(&self.target_latency_ms)
+        .bind(&self.probe_errors)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Out-of-order delivery must not move a site's state backwards: only a
+/// report at least as new as the stored one replaces it.
+async fn upsert_state(
+    tx: &mut sqlx::PgConnection,
+    agent_id: &str,
+    state: &StateRow,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO report_history (received_at, agent_id, seq, site_id, collected_at, health, report)
-         SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::timestamptz[], $6::text[], $7::jsonb[])",
+        "INSERT INTO site_state (site_id, agent_id, seq, collected_at, received_at, health, findings, report)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)
+         ON CONFLICT (site_id) DO UPDATE SET
+            agent_id = EXCLUDED.agent_id, seq = EXCLUDED.seq, collected_at = EXCLUDED.collected_at,
+            received_at = EXCLUDED.received_at, health = EXCLUDED.health,
+            findings = EXCLUDED.findings, report = EXCLUDED.report
+         WHERE site_state.collected_at < EXCLUDED.collected_at
+            OR (site_state.agent_id = EXCLUDED.agent_id AND site_state.seq < EXCLUDED.seq)",
     )
-    .bind(now)
+    .bind(&state.site_id)
     .bind(agent_id)
-    .bind(&seqs)
-    .bind(&sites)
-    .bind(&collected)
-    .bind(&healths)
-    .bind(&docs)
+    .bind(state.seq)
+    .bind(state.collected_at)
+    .bind(now)
+    .bind(state.health.as_str())
+    .bind(&state.findings)
+    .bind(&state.report)
     .execute(&mut *tx)
     .await?;
-
-    if let Some((i, findings)) = newest {
-        // Out-of-order delivery must not move a site's state backwards: only a
-        // report at least as new as the stored one replaces it.
-        sqlx::query(
-            "INSERT INTO site_state (site_id, agent_id, seq, collected_at, received_at, health, findings, report)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (site_id) DO UPDATE SET
-                agent_id = EXCLUDED.agent_id, seq = EXCLUDED.seq, collected_at = EXCLUDED.collected_at,
-                received_at = EXCLUDED.received_at, health = EXCLUDED.health,
-                findings = EXCLUDED.findings, report = EXCLUDED.report
-             WHERE site_state.collected_at < EXCLUDED.collected_at
-                OR (site_state.agent_id = EXCLUDED.agent_id AND site_state.seq < EXCLUDED.seq)",
-        )
-        .bind(&sites[i])
-        .bind(agent_id)
-        .bind(seqs[i])
-        .bind(collected[i])
-        .bind(now)
-        .bind(health::overall(&findings).as_str())
-        .bind(serde_json::to_value(&findings).map_err(anyhow::Error::from)?)
-        .bind(&docs[i])
-        .execute(&mut *tx)
-        .await?;
-    }
     Ok(())
 }
 
@@ -296,21 +369,12 @@ pub fn contiguous_end(acked: i64, pending_sorted: &[i64]) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::{abandon_bound, contiguous_end};
-    use onshi_proto::v1 as pb;
 
     #[test]
     fn abandon_bound_is_the_highest_seq_seen() {
-        let batch = |seqs: &[u64]| -> Vec<pb::Report> {
-            seqs.iter()
-                .map(|&seq| pb::Report {
-                    seq,
-                    ..Default::default()
-                })
-                .collect()
-        };
-        assert_eq!(abandon_bound(5, None, &batch(&[3])), 5);
-        assert_eq!(abandon_bound(5, Some(9), &batch(&[6])), 9);
-        assert_eq!(abandon_bound(5, Some(9), &batch(&[12, 11])), 12);
+        assert_eq!(abandon_bound(5, None, &[3]), 5);
+        assert_eq!(abandon_bound(5, Some(9), &[6]), 9);
+        assert_eq!(abandon_bound(5, Some(9), &[12, 11]), 12);
         assert_eq!(abandon_bound(0, None, &[]), 0);
     }
 

@@ -19,11 +19,10 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use chrono::{DateTime, Utc};
-use onshi_proto::v1 as pb;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
+use super::prepare::PreparedBatch;
 use super::store::{self, CommitOutcome};
 use crate::error::Error;
 
@@ -43,10 +42,7 @@ const MAX_RETRIES_PER_GROUP: usize = 3;
 pub const OVERLOAD_RETRY_AFTER_SECONDS: u32 = 5;
 
 pub struct Job {
-    pub agent_id: String,
-    pub reports: Vec<pb::Report>,
-    pub abandoned_through: u64,
-    pub now: DateTime<Utc>,
+    pub batch: PreparedBatch,
     reply: oneshot::Sender<Result<CommitOutcome, Error>>,
 }
 
@@ -79,23 +75,13 @@ impl GroupWriter {
     /// locks for `agents` or `site_state`.
     pub fn submit(
         &self,
-        agent_id: String,
-        reports: Vec<pb::Report>,
-        abandoned_through: u64,
-        now: DateTime<Utc>,
+        batch: PreparedBatch,
     ) -> Result<oneshot::Receiver<Result<CommitOutcome, Error>>, Overloaded> {
-        let key = reports.first().map_or(agent_id.as_str(), |r| &r.site_id);
         let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
+        batch.site_id().hash(&mut hasher);
         let queue = &self.queues[(hasher.finish() % self.queues.len() as u64) as usize];
         let (reply, outcome) = oneshot::channel();
-        let job = Job {
-            agent_id,
-            reports,
-            abandoned_through,
-            now,
-            reply,
-        };
+        let job = Job { batch, reply };
         queue.try_send(job).map_err(|_| Overloaded)?;
         Ok(outcome)
     }
@@ -103,14 +89,14 @@ impl GroupWriter {
 
 async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
-        let mut rows = first.reports.len().max(1);
+        let mut rows = first.batch.len().max(1);
         let mut group = vec![first];
         // No lingering: whatever queued during the previous commit forms the
         // next group, so a lone batch is committed at once.
         while rows < MAX_GROUP_ROWS {
             match queue.try_recv() {
                 Ok(job) => {
-                    rows += job.reports.len().max(1);
+                    rows += job.batch.len().max(1);
                     group.push(job);
                 }
                 Err(_) => break,
@@ -144,14 +130,7 @@ async fn flush(pool: &PgPool, mut group: Vec<Job>) {
         }
     }
     for job in group {
-        let outcome = store::commit_batch(
-            pool,
-            &job.agent_id,
-            &job.reports,
-            job.abandoned_through,
-            job.now,
-        )
-        .await;
+        let outcome = store::commit_prepared(pool, &job.batch).await;
         let _ = job.reply.send(outcome);
     }
 }
@@ -167,15 +146,7 @@ async fn commit_group(pool: &PgPool, group: &[Job]) -> Result<Vec<CommitOutcome>
     let mut tx = pool.begin().await.map_err(|e| Failure::Group(e.into()))?;
     let mut outcomes = Vec::with_capacity(group.len());
     for (i, job) in group.iter().enumerate() {
-        match store::apply_batch(
-            &mut tx,
-            &job.agent_id,
-            &job.reports,
-            job.abandoned_through,
-            job.now,
-        )
-        .await
-        {
+        match store::apply_batch(&mut tx, &job.batch).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(e) => {
                 // Dropping `tx` rolls back; do it explicitly so the

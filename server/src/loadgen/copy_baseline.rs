@@ -22,8 +22,7 @@ pub async fn measure(pool: &PgPool, agent_pattern: &str) -> Result<CopyFigure, E
     let pattern = agent_pattern.replace('\'', "''");
     let mut out = conn
         .copy_out_raw(&format!(
-            "COPY (SELECT received_at, agent_id, seq, site_id, collected_at, health, report
-                   FROM report_history WHERE agent_id LIKE '{pattern}') TO STDOUT"
+            "COPY (SELECT * FROM report_history WHERE agent_id LIKE '{pattern}') TO STDOUT"
         ))
         .await?;
     let mut data = Vec::new();

@@ -5,6 +5,8 @@
 
 mod admin;
 mod desk_api;
+pub mod desk_view;
+pub mod desks_page;
 mod error_page;
 mod escalations_api;
 mod escalations_forms;
@@ -12,11 +14,15 @@ mod escalations_page;
 pub mod extract;
 pub mod filters;
 pub mod guard;
+mod incident_forms;
 mod incidents_api;
+pub mod incidents_pages;
 mod ops;
 mod pages;
 pub mod routes;
 mod session;
+pub mod silence_form;
+pub mod site_page;
 #[cfg(test)]
 pub(crate) mod tests;
 

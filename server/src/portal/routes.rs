@@ -4,8 +4,11 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::admin::{agents, audit, deliveries, notify, operators, sites, tokens};
-use super::admin::{makers, receipt_vendors};
-use super::{AppState, desk_api, incidents_api, ops, pages, session};
+use super::admin::{hours, makers, receipt_vendors, silences, site_delete};
+use super::{
+    AppState, desk_api, desks_page, incident_forms, incidents_api, incidents_pages, ops, pages,
+    session, site_page,
+};
 use super::{escalations_api, escalations_forms, escalations_page};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
@@ -415,6 +418,99 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/admin/receipt-vendors/remove",
             Role(Admin),
             post(receipt_vendors::remove),
+        // Console pages (issue 13): incidents for viewers, their forms for operators.
+        r(
+            Method::GET,
+            "/incidents",
+            Role(Viewer),
+            get(incidents_pages::list),
+        ),
+        r(
+            Method::GET,
+            "/incidents/{id}",
+            Role(Viewer),
+            get(incidents_pages::detail),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/ack",
+            Role(Operator),
+            post(incident_forms::ack),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/assign",
+            Role(Operator),
+            post(incident_forms::assign),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/comment",
+            Role(Operator),
+            post(incident_forms::comment),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/resolve",
+            Role(Operator),
+            post(incident_forms::resolve),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/reopen",
+            Role(Operator),
+            post(incident_forms::reopen),
+        ),
+        r(
+            Method::POST,
+            "/incidents/{id}/silence",
+            Role(Operator),
+            post(incident_forms::silence),
+        ),
+        r(Method::GET, "/desks", Role(Viewer), get(desks_page::page)),
+        r(
+            Method::GET,
+            "/sites/{site_id}",
+            Role(Viewer),
+            get(site_page::page),
+        ),
+        // Console pages (issue 13): admin additions.
+        r(
+            Method::GET,
+            "/admin/sites/{site_id}/delete",
+            Role(Admin),
+            get(site_delete::confirm),
+        ),
+        r(
+            Method::POST,
+            "/admin/sites/{site_id}/delete",
+            Role(Admin),
+            post(site_delete::delete),
+        ),
+        r(
+            Method::GET,
+            "/admin/silences",
+            Role(Admin),
+            get(silences::list),
+        ),
+        r(
+            Method::POST,
+            "/admin/silences",
+            Role(Admin),
+            post(silences::create),
+        ),
+        r(
+            Method::POST,
+            "/admin/silences/{id}/expire",
+            Role(Admin),
+            post(silences::expire),
+        ),
+        r(Method::GET, "/admin/hours", Role(Admin), get(hours::list)),
+        r(
+            Method::POST,
+            "/admin/hours/{kind}",
+            Role(Admin),
+            post(hours::set),
         ),
     ]
 }

@@ -58,8 +58,9 @@ pub enum Offline {
 }
 
 impl WeekSchedule {
-    /// Defaults by kind of site, until the site's own hours are entered. Typical hours, not
-    /// from the guide: each site should record its own.
+    /// The built-in defaults by kind of site: typical hours, not from the guide (each site
+    /// should record its own). They seed `site_kind_hours` (migration 0011), which is what
+    /// applies and what administrators change (`sites::hours_defaults`).
     pub fn default_for(kind: SiteKind) -> WeekSchedule {
         let band = |sh, sm, eh, em| vec![Span::hm(sh, sm, eh, em)];
         let (weekday, saturday) = match kind {

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 
 use super::hours::{self, BusinessHours, DayException, WeekSchedule};
+use super::hours_defaults;
 use super::model::SiteKind;
 use super::store::Actor;
 use crate::auth::audit::{self, Entry};
@@ -26,15 +27,18 @@ pub async fn load(
     site_id: &str,
     today: NaiveDate,
 ) -> Result<Option<StoredHours>, Error> {
-    let row: Option<(SiteKind, Option<String>, bool)> = sqlx::query_as(
-        "SELECT kind, week_hours::text, closed_on_holidays FROM sites WHERE site_id = $1",
+    // The kind's default is read here, every time: a changed default applies at once.
+    let row: Option<(SiteKind, Option<String>, Option<String>, bool)> = sqlx::query_as(
+        "SELECT s.kind, s.week_hours::text, d.week_hours::text, s.closed_on_holidays
+         FROM sites s LEFT JOIN site_kind_hours d USING (kind) WHERE s.site_id = $1",
     )
     .bind(site_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((kind, week, closed_on_holidays)) = row else {
+    let Some((kind, week, kind_default, closed_on_holidays)) = row else {
         return Ok(None);
     };
+    let kind_default = hours_defaults::from_column(kind, kind_default.as_deref())?;
     let exceptions: Vec<(NaiveDate, String, String)> = sqlx::query_as(
         "SELECT day, open_minutes::text, note FROM site_hours_exceptions
          WHERE site_id = $1 AND day >= $2 ORDER BY day",
@@ -44,24 +48,25 @@ pub async fn load(
     .fetch_all(&mut *conn)
     .await?;
     Ok(Some(from_columns(
-        kind,
         week.as_deref(),
+        &kind_default,
         closed_on_holidays,
         exceptions,
     )?))
 }
 
-/// Builds the hours from stored columns (also used by the sweep, which reads many at once).
+/// Builds the hours from stored columns (also used by the sweep, which reads many at once);
+/// `kind_default` is the site kind's default (`hours_defaults`), used when `week` is NULL.
 pub fn from_columns(
-    kind: SiteKind,
     week: Option<&str>,
+    kind_default: &WeekSchedule,
     closed_on_holidays: bool,
     exceptions: Vec<(NaiveDate, String, String)>,
 ) -> Result<StoredHours, Error> {
     let stored = |e: String| Error::Other(anyhow::anyhow!("stored business hours unreadable: {e}"));
     let week_schedule = match week {
         Some(text) => WeekSchedule::from_multirange(text).map_err(stored)?,
-        None => WeekSchedule::default_for(kind),
+        None => kind_default.clone(),
     };
     let exceptions = exceptions
         .into_iter()

@@ -6,10 +6,11 @@ pub mod model;
 pub mod profile;
 pub mod store;
 
-pub use model::{Health, Maintenance, ReaderMaker, RouterModel, SiteKind, SiteStatus};
+pub use model::{Health, Maintenance, ReaderMaker, ReaderPower, RouterModel, SiteKind, SiteStatus};
 pub use profile::{PREFECTURES, Site, SiteInput};
 pub use store::Actor;
 pub mod hours;
 pub mod hours_cli;
+pub mod hours_defaults;
 pub mod hours_input;
 pub mod hours_store;

@@ -123,6 +123,40 @@ impl ReaderMaker {
     }
 }
 
+/// Power of the face-auth card reader as a report saw it (`onshi.v1.PowerState`), as stored in
+/// `report_history.reader_power` (NULL when the site has no reader or the power is unknown).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, sqlx::Type,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum ReaderPower {
+    On,
+    Off,
+    /// Not found at all: unplugged, broken, driver missing.
+    Absent,
+}
+
+impl ReaderPower {
+    pub const ALL: [ReaderPower; 3] = [ReaderPower::On, ReaderPower::Off, ReaderPower::Absent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReaderPower::On => "on",
+            ReaderPower::Off => "off",
+            ReaderPower::Absent => "absent",
+        }
+    }
+
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            ReaderPower::On => "電源オン",
+            ReaderPower::Off => "電源オフ",
+            ReaderPower::Absent => "未接続",
+        }
+    }
+}
+
 /// オン資 router models of the standard configuration.
 #[derive(
     Debug,
@@ -369,6 +403,9 @@ mod tests {
         }
         for m in Maintenance::ALL {
             assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
+        for p in ReaderPower::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
         }
         for s in SiteStatus::ALL {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());

@@ -1,5 +1,6 @@
-//! The audit log, filtered by actor (contains), action (starts with) and outcome. What the
-//! administrator types is matched literally: `%` and `_` are escaped, never wildcards.
+//! The audit log, filtered by actor (contains), action (starts with) and outcome, newest first
+//! in keyset pages of [`AUDIT_PAGE`] rows. What the administrator types is matched literally:
+//! `%` and `_` are escaped, never wildcards.
 
 use askama::Template;
 use axum::Extension;
@@ -22,6 +23,59 @@ pub struct AuditFilter {
     /// Empty (or absent) for every outcome.
     #[serde(default, deserialize_with = "any_outcome")]
     outcome: Option<Outcome>,
+    /// Keyset cursor: show rows older than this audit id (the last row of the previous page).
+    #[serde(default)]
+    before: Option<String>,
+}
+
+/// Rows per page of the audit log.
+pub const AUDIT_PAGE: i64 = 100;
+
+impl AuditFilter {
+    /// The cursor, or a Japanese error (it comes from a link, but URLs can be edited).
+    fn cursor(&self) -> Result<Option<i64>, Error> {
+        let Some(raw) = self
+            .before
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+        else {
+            return Ok(None);
+        };
+        raw.parse::<i64>()
+            .ok()
+            .filter(|b| *b > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::InvalidArgument(
+                    "before（ページ位置）は正の整数です。監査ログの「次へ」のリンクから開いてください"
+                        .into(),
+                )
+            })
+    }
+
+    /// The query string of this filter at another position (`None`: the newest rows).
+    fn href(&self, before: Option<i64>) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if !self.actor.is_empty() {
+            q.append_pair("actor", &self.actor);
+        }
+        if !self.action.is_empty() {
+            q.append_pair("action", &self.action);
+        }
+        if let Some(o) = self.outcome {
+            q.append_pair("outcome", o.as_str());
+        }
+        if let Some(b) = before {
+            q.append_pair("before", &b.to_string());
+        }
+        let q = q.finish();
+        if q.is_empty() {
+            "/admin/audit".into()
+        } else {
+            format!("/admin/audit?{q}")
+        }
+    }
 }
 
 fn any_outcome<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Outcome>, D::Error> {
@@ -52,6 +106,10 @@ struct AuditPage {
     nav: Nav,
     filter: AuditFilter,
     rows: Vec<AuditRow>,
+    /// Link to the next (older) page, when there is one.
+    older: Option<String>,
+    /// Link back to the newest rows, when not on the first page.
+    newest: Option<String>,
 }
 
 /// `text` as a literal inside a `LIKE` pattern (escape character `\`).
@@ -71,22 +129,35 @@ pub async fn list(
     Extension(who): Extension<Principal>,
     AppQuery(filter): AppQuery<AuditFilter>,
 ) -> Result<Response, Error> {
-    let rows = sqlx::query_as::<_, AuditRow>(
+    let before = filter.cursor()?;
+    // Keyset pages on the primary key, newest first: page 1,000 costs what page 1 does.
+    let mut rows = sqlx::query_as::<_, AuditRow>(
         "SELECT audit_id, at, actor, action, target, outcome, detail, remote FROM audit_log
          WHERE ($1 = '' OR actor ILIKE '%' || $1 || '%' ESCAPE '\\')
            AND ($2 = '' OR action ILIKE $2 || '%' ESCAPE '\\')
            AND ($3::text IS NULL OR outcome = $3)
-         ORDER BY audit_id DESC LIMIT 500",
+           AND ($4::bigint IS NULL OR audit_id < $4)
+         ORDER BY audit_id DESC LIMIT $5",
     )
     .bind(like_literal(filter.actor.trim()))
     .bind(like_literal(filter.action.trim()))
     .bind(filter.outcome)
+    .bind(before)
+    .bind(AUDIT_PAGE + 1)
     .fetch_all(&state.pool)
     .await?;
+    let more = rows.len() as i64 > AUDIT_PAGE;
+    rows.truncate(AUDIT_PAGE as usize);
+    let older = more
+        .then(|| rows.last().map(|r| filter.href(Some(r.audit_id))))
+        .flatten();
+    let newest = before.map(|_| filter.href(None));
     Ok(render(&AuditPage {
         nav: Nav::from(&who),
         filter,
         rows,
+        older,
+        newest,
     })?
     .into_response())
 }

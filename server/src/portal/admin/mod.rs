@@ -4,11 +4,14 @@
 
 pub mod agents;
 pub mod audit;
-pub mod makers;
 pub mod deliveries;
+pub mod hours;
+pub mod makers;
 pub mod notify;
 pub mod operators;
 pub mod receipt_vendors;
+pub mod silences;
+pub mod site_delete;
 pub mod sites;
 pub mod tokens;
 

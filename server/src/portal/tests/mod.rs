@@ -3,9 +3,13 @@
 
 mod accounts;
 mod admin;
+mod console_admin;
 mod errors;
 mod escalations;
+mod fixtures;
+mod incidents_pages;
 mod notify;
+mod site_page;
 
 use std::net::SocketAddr;
 
