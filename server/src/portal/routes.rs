@@ -418,6 +418,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/admin/receipt-vendors/remove",
             Role(Admin),
             post(receipt_vendors::remove),
+        ),
         // Console pages (issue 13): incidents for viewers, their forms for operators.
         r(
             Method::GET,
