@@ -300,6 +300,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ONSHI_MAX_GRPC_CONNECTIONS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_grpc_connections: Option<u64>,
+    /// Seconds between two dashboard snapshots while browsers watch it (one snapshot per
+    /// process, shared by every browser through /events).
+    #[arg(long, env = "ONSHI_DASHBOARD_REFRESH_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub dashboard_refresh_seconds: u32,
 }
 
 impl ServeArgs {

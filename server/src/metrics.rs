@@ -41,6 +41,7 @@ pub struct Metrics {
     connected: Gauge,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
     pub incidents: crate::incidents::metrics::IncidentMetrics,
+    pub console: crate::portal::live::LiveMetrics,
 }
 
 impl Default for Metrics {
@@ -109,8 +110,10 @@ impl Metrics {
             connected.clone(),
         );
         let incidents = crate::incidents::metrics::IncidentMetrics::register(&mut registry);
+        let console = crate::portal::live::LiveMetrics::register(&mut registry);
         Self {
             incidents,
+            console,
             registry: Arc::new(registry),
             reports_ingested,
             reports_duplicate,

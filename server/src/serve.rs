@@ -76,6 +76,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let metrics_handle = metrics.clone();
     let mut state = portal::AppState::new(pool.clone(), metrics);
     state.behind_tls = args.behind_tls;
+    state.live_every = Duration::from_secs(u64::from(args.dashboard_refresh_seconds));
+    tasks.push(tokio::spawn(portal::live::run_producer(
+        state.clone(),
+        shutdown.subscribe(),
+    )));
     let app = portal::router(state);
     let http_stop = stopped(shutdown.subscribe());
     tasks.push(tokio::spawn(async move {

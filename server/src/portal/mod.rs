@@ -4,16 +4,20 @@
 //! guard (and the auth test walks the same table).
 
 mod admin;
+pub mod assets;
+pub mod dashboard;
 mod desk_api;
 mod error_page;
 pub mod extract;
 pub mod filters;
 pub mod guard;
 mod incidents_api;
+pub mod live;
 mod ops;
 mod pages;
 pub mod routes;
 mod session;
+pub mod site_list;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +41,10 @@ pub struct AppState {
     /// The portal is reached over HTTPS (a TLS-terminating proxy): cookies
     /// get `Secure` and responses carry HSTS.
     pub behind_tls: bool,
+    /// The dashboard snapshot shared by every browser of this process (`/`, `/events`).
+    pub live: live::Hub,
+    /// How often the dashboard snapshot is refreshed while someone watches it.
+    pub live_every: Duration,
 }
 
 impl AppState {
@@ -48,7 +56,19 @@ impl AppState {
             // 停止中 (sweep) before it could be counted as 営業時間外.
             stale_after: Duration::from_secs(16 * 60),
             behind_tls: false,
+            live: live::Hub::new(),
+            live_every: live::DEFAULT_EVERY,
         }
+    }
+
+    /// Reports received before this instant (at `now`) count as silence: `$1` of
+    /// `fleet::query::STATUS_SQL`.
+    pub fn silent_before(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        now - chrono::Duration::from_std(self.stale_after)
+            .unwrap_or_else(|_| chrono::Duration::minutes(16))
     }
 }
 
@@ -58,6 +78,8 @@ pub struct Nav {
     pub role: &'static str,
     pub is_admin: bool,
     pub csrf: String,
+    /// The menu entry of the page shown (`aria-current`), e.g. "/sites"; empty for none.
+    pub current: &'static str,
 }
 
 impl Nav {
@@ -67,7 +89,14 @@ impl Nav {
             role: p.role.label_ja(),
             is_admin: p.role == crate::auth::Role::Admin,
             csrf: p.csrf.clone().unwrap_or_default(),
+            current: "",
         }
+    }
+
+    /// The same header, with `path`'s menu entry marked as the current page.
+    pub fn at(mut self, path: &'static str) -> Self {
+        self.current = path;
+        self
     }
 }
 

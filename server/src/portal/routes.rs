@@ -4,7 +4,9 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 
 use super::admin::{agents, audit, operators, sites, tokens};
-use super::{AppState, desk_api, incidents_api, ops, pages, session};
+use super::{
+    AppState, assets, dashboard, desk_api, incidents_api, live, ops, pages, session, site_list,
+};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
 
@@ -40,7 +42,8 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         r(Method::GET, "/healthz", Public, get(ops::healthz)),
         r(Method::GET, "/readyz", Public, get(ops::readyz)),
         r(Method::GET, "/metrics", Public, get(ops::metrics)),
-        r(Method::GET, "/static/portal.css", Public, get(pages::css)),
+        // Content-hashed stylesheet and scripts (portal/assets.rs).
+        r(Method::GET, "/static/{file}", Public, get(assets::serve)),
         r(
             Method::GET,
             "/api/v1/openapi.json",
@@ -48,7 +51,11 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(desk_api::openapi),
         ),
         // Any logged-in operator.
-        r(Method::GET, "/", Role(Viewer), get(pages::index)),
+        r(Method::GET, "/", Role(Viewer), get(dashboard::page)),
+        // The operator console (issue 13): site list, its CSV, the dashboard's live stream.
+        r(Method::GET, "/sites", Role(Viewer), get(site_list::list)),
+        r(Method::GET, "/sites.csv", Role(Viewer), get(site_list::csv)),
+        r(Method::GET, "/events", Role(Viewer), get(live::events)),
         r(Method::POST, "/logout", Role(Viewer), post(session::logout)),
         r(
             Method::GET,

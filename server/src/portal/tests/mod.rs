@@ -3,7 +3,9 @@
 
 mod accounts;
 mod admin;
+mod console;
 mod errors;
+mod site_list;
 
 use std::net::SocketAddr;
 

@@ -1,0 +1,190 @@
+//! The dashboard's data (issue 13): the fleet by state (the one definition,
+//! [`query::STATUS_SQL`]), open incidents by severity and by rule, and the short lists an
+//! operator acts on — certificates expiring within 30 days, readers off while open, sites
+//! silent while open, the newest incidents. One [`Snapshot`] is read per refresh and shared
+//! by every browser (`portal::live`). Everything but the state counts reads only the open
+//! incidents, so the cost follows the fleet's problems, not its size.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::query::{self, SILENCED_SQL, Summary};
+use crate::error::Error;
+use crate::incidents::lifecycle::State;
+use crate::incidents::rules::{Rule, cert};
+use crate::sites::Health;
+
+/// Rows in each short list.
+pub const LIST_ROWS: i64 = 5;
+/// Rows in the newest incidents.
+pub const NEWEST_ROWS: i64 = 8;
+/// A certificate this close to expiry (or expired) is on the dashboard (issue 13).
+pub const CERT_DAYS: i64 = 30;
+
+/// Everything the dashboard shows, as of one instant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub as_of: DateTime<Utc>,
+    pub summary: Summary,
+    /// Open incidents no silence matches, by severity (critical first).
+    pub severities: Vec<(Health, i64)>,
+    /// Open incidents a silence matches (recorded, notifying no one).
+    pub silenced: i64,
+    /// Open incidents no silence matches, by rule, most frequent first.
+    pub rules: Vec<(Rule, i64)>,
+    pub certificates: Attention,
+    pub readers_off: Attention,
+    pub silent: Attention,
+    pub newest: Vec<IncidentLine>,
+}
+
+/// A short list and how many rows it would have in full.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attention {
+    pub total: i64,
+    pub items: Vec<IncidentLine>,
+}
+
+/// One open incident, as a dashboard line.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct IncidentLine {
+    pub id: i64,
+    pub site_id: String,
+    pub site_name: String,
+    pub rule: Rule,
+    pub severity: Health,
+    pub state: State,
+    pub title: String,
+    pub first_seen: DateTime<Utc>,
+    /// The site's last report (`None`: never).
+    pub last_report: Option<DateTime<Utc>>,
+    pub silenced: bool,
+    /// Rows of the whole list (the same on every line).
+    pub total: i64,
+}
+
+/// Reads the snapshot; a report older than `silent_before` makes a site silent.
+pub async fn snapshot(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    silent_before: DateTime<Utc>,
+) -> Result<Snapshot, Error> {
+    let summary = query::summary(pool, silent_before).await?;
+    let counts = incident_counts(pool).await?;
+    let cert_stages: Vec<String> = cert::THRESHOLDS
+        .iter()
+        .filter(|t| **t <= CERT_DAYS)
+        .map(i64::to_string)
+        .collect();
+    let certificates = attention(
+        pool,
+        "(i.rule = 'cert_expired' OR (i.rule = 'cert_expiring' AND i.evidence->>'threshold_days' = ANY($1)))",
+        &cert_stages,
+        "i.severity = 'critical' DESC, i.first_seen",
+    )
+    .await?;
+    let readers = [Rule::ReaderOff, Rule::ReaderAbsent].map(|r| r.as_str().to_owned());
+    let readers_off = attention(pool, "i.rule = ANY($1)", &readers, "i.first_seen").await?;
+    let offline = [Rule::Offline.as_str().to_owned()];
+    let silent = attention(
+        pool,
+        "i.rule = ANY($1)",
+        &offline,
+        "st.received_at NULLS FIRST",
+    )
+    .await?;
+    Ok(Snapshot {
+        as_of: now,
+        summary,
+        severities: counts.severities,
+        silenced: counts.silenced,
+        rules: counts.rules,
+        certificates,
+        readers_off,
+        silent,
+        newest: newest(pool).await?,
+    })
+}
+
+struct Counts {
+    severities: Vec<(Health, i64)>,
+    silenced: i64,
+    rules: Vec<(Rule, i64)>,
+}
+
+async fn incident_counts(pool: &PgPool) -> Result<Counts, Error> {
+    let rows: Vec<(Health, Rule, bool, i64)> = sqlx::query_as(&format!(
+        "SELECT severity, rule, silenced, count(*) FROM (
+             SELECT i.severity, i.rule, {SILENCED_SQL} AS silenced
+             FROM incidents i JOIN sites si USING (site_id)
+             WHERE i.state <> 'resolved') open
+         GROUP BY 1, 2, 3"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let mut severities: Vec<(Health, i64)> = [Health::Critical, Health::Warning, Health::Info]
+        .into_iter()
+        .map(|h| (h, 0))
+        .collect();
+    let mut rules: Vec<(Rule, i64)> = Vec::new();
+    let mut silenced = 0;
+    for (severity, rule, is_silenced, n) in rows {
+        if is_silenced {
+            silenced += n;
+            continue;
+        }
+        if let Some(s) = severities.iter_mut().find(|(h, _)| *h == severity) {
+            s.1 += n;
+        }
+        match rules.iter_mut().find(|(r, _)| *r == rule) {
+            Some(r) => r.1 += n,
+            None => rules.push((rule, n)),
+        }
+    }
+    rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(Counts {
+        severities,
+        silenced,
+        rules,
+    })
+}
+
+const LINE_SQL: &str = "SELECT i.incident_id AS id, i.site_id, si.name AS site_name, i.rule,
+        i.severity, i.state, i.title, i.first_seen, st.received_at AS last_report";
+
+/// Open, unsilenced incidents matching `filter` (which reads `$1`, a text array), first
+/// [`LIST_ROWS`] in `order`, with the full count.
+async fn attention(
+    pool: &PgPool,
+    filter: &str,
+    arg: &[String],
+    order: &str,
+) -> Result<Attention, Error> {
+    let items: Vec<IncidentLine> = sqlx::query_as(&format!(
+        "{LINE_SQL}, false AS silenced, count(*) OVER () AS total
+         FROM incidents i JOIN sites si USING (site_id) LEFT JOIN site_state st USING (site_id)
+         WHERE i.state <> 'resolved' AND NOT {SILENCED_SQL} AND {filter}
+         ORDER BY {order}, i.incident_id LIMIT $2"
+    ))
+    .bind(arg)
+    .bind(LIST_ROWS)
+    .fetch_all(pool)
+    .await?;
+    Ok(Attention {
+        total: items.first().map_or(0, |i| i.total),
+        items,
+    })
+}
+
+/// The newest open incidents, silenced ones marked.
+async fn newest(pool: &PgPool) -> Result<Vec<IncidentLine>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "{LINE_SQL}, {SILENCED_SQL} AS silenced, 0::bigint AS total
+         FROM incidents i JOIN sites si USING (site_id) LEFT JOIN site_state st USING (site_id)
+         WHERE i.state <> 'resolved'
+         ORDER BY i.first_seen DESC, i.incident_id DESC LIMIT $1"
+    ))
+    .bind(NEWEST_ROWS)
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,282 @@
+//! The site list's queries: one page in keyset order, with the search, the filters and every
+//! site's state by the one definition (`fleet::query::STATUS_SQL`).
+//!
+//! Search (migrations/0006): a name matches when its folded form contains the folded query
+//! (GIN on one- and two-character grams, so 「山」 and 「山田」 use the index too); a site id
+//! when it starts with the query; a phone or 医療機関コード when its digits start with the
+//! query's digits (three or more, hyphens and brackets ignored). Folding is done by the
+//! database (`onshi_search_key`), the same function that built the indexed columns.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::{Cursor, ListRequest, SiteFilter, SiteSort};
+use crate::error::Error;
+use crate::fleet::query::{
+    self, MainProblem, SITES_WITH_STATE_SQL, STATUS_ORDER_SQL, STATUS_SQL, status_hint,
+};
+use crate::sites::{Maintenance, ReaderMaker, RouterModel, SiteKind, SiteStatus};
+
+/// A phone number or code is searched by its leading digits from this many on (fewer would
+/// match most of the fleet).
+pub const MIN_DIGITS: usize = 3;
+
+/// One row of the list: what an operator needs to find and call the site.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ListedSite {
+    pub site_id: String,
+    pub name: String,
+    pub medical_code: String,
+    pub prefecture: String,
+    pub address: String,
+    pub phone: String,
+    pub contact_person: String,
+    pub kind: SiteKind,
+    pub maintenance: Maintenance,
+    pub omakase_dial: Option<String>,
+    pub reader_maker: Option<ReaderMaker>,
+    pub router_model: Option<RouterModel>,
+    pub receipt_vendor: Option<String>,
+    pub status: SiteStatus,
+    pub received_at: Option<DateTime<Utc>>,
+    /// Rank of `status` in list order (for the cursor).
+    #[serde(skip)]
+    pub rank: i32,
+    /// The worst open incident no silence matches, if any.
+    #[sqlx(skip)]
+    pub main_problem: Option<String>,
+}
+
+/// One page and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub sites: Vec<ListedSite>,
+    pub next: Option<Cursor>,
+}
+
+/// The search text as the database folds it (see the module comment).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+struct Terms {
+    /// Folded query; empty when the text had nothing to search by name.
+    key: String,
+    /// Its grams, for the GIN index.
+    grams: Vec<String>,
+    /// Its digits (NFKC first, so full-width digits count).
+    digits: String,
+    /// Whether the text is a number as people write one (digits, hyphens, brackets, spaces).
+    numeric: bool,
+}
+
+/// A number as people write one, after NFKC: 03-1234-5678, (03) 1234 5678, 0312345678.
+macro_rules! numeric_re {
+    () => {
+        "'^[0-9()‐−ー+ -]+$'"
+    };
+}
+
+/// `%`, `_` and `\` taken literally in a `LIKE` pattern.
+pub fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+async fn fold(pool: &PgPool, q: &str) -> Result<Terms, Error> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT coalesce(onshi_search_key($1), '') AS key,
+                coalesce(onshi_query_grams(onshi_search_key($1)), '{}') AS grams,
+                regexp_replace(normalize($1, NFKC), '[^0-9]', '', 'g') AS digits,
+                normalize($1, NFKC) ~ ",
+        numeric_re!(),
+        " AS numeric"
+    ))
+    .bind(q)
+    .fetch_one(pool)
+    .await?)
+}
+
+fn push_search(q: &mut QueryBuilder<'static, Postgres>, text: &str, terms: &Terms) {
+    q.push(" AND (s.site_id LIKE ")
+        .push_bind(format!("{}%", like_escape(text)));
+    if !terms.key.is_empty() {
+        q.push(" OR (s.name_grams @> ")
+            .push_bind(terms.grams.clone())
+            .push(" AND s.search_key LIKE ")
+            .push_bind(format!("%{}%", like_escape(&terms.key)))
+            .push(")");
+    }
+    if terms.numeric && terms.digits.len() >= MIN_DIGITS {
+        // The `<> ''` lets the planner use the partial indexes of migrations/0006.
+        let prefix = format!("{}%", terms.digits);
+        q.push(" OR (s.phone_digits <> '' AND s.phone_digits LIKE ")
+            .push_bind(prefix.clone())
+            .push(") OR (s.medical_code <> '' AND s.medical_code LIKE ")
+            .push_bind(prefix)
+            .push(")");
+    }
+    q.push(")");
+}
+
+fn push_filters(q: &mut QueryBuilder<'static, Postgres>, f: &SiteFilter) {
+    if let Some(kind) = f.kind {
+        q.push(" AND s.kind = ").push_bind(kind);
+    }
+    if let Some(prefecture) = &f.prefecture {
+        q.push(" AND s.prefecture = ").push_bind(prefecture.clone());
+    }
+    if let Some(maker) = f.maker {
+        q.push(" AND s.reader_maker = ").push_bind(maker);
+    }
+    if let Some(router) = f.router {
+        q.push(" AND s.router_model = ").push_bind(router);
+    }
+    if let Some(m) = f.maintenance {
+        q.push(" AND s.maintenance = ").push_bind(m);
+    }
+    if let Some(hint) = f.state.and_then(status_hint) {
+        q.push(" AND ").push(hint);
+    }
+}
+
+fn push_keyset(q: &mut QueryBuilder<'static, Postgres>, c: &Cursor) {
+    let name = c.name.clone().unwrap_or_default();
+    match c.sort {
+        SiteSort::Name => {
+            q.push(" AND (name, site_id) > (")
+                .push_bind(name)
+                .push(", ")
+                .push_bind(c.site_id.clone())
+                .push(")");
+        }
+        SiteSort::SiteId => {
+            q.push(" AND site_id > ").push_bind(c.site_id.clone());
+        }
+        SiteSort::State => {
+            q.push(" AND (rank, name, site_id) > (")
+                .push_bind(c.rank.unwrap_or_default())
+                .push(", ")
+                .push_bind(name)
+                .push(", ")
+                .push_bind(c.site_id.clone())
+                .push(")");
+        }
+        SiteSort::LastReport => {
+            q.push(" AND (coalesce(received_at, '-infinity'), site_id) > (coalesce(")
+                .push_bind(c.received_at)
+                .push("::timestamptz, '-infinity'), ")
+                .push_bind(c.site_id.clone())
+                .push(")");
+        }
+    }
+}
+
+fn order_by(sort: SiteSort) -> &'static str {
+    match sort {
+        SiteSort::Name => " ORDER BY name, site_id",
+        SiteSort::SiteId => " ORDER BY site_id",
+        SiteSort::State => " ORDER BY rank, name, site_id",
+        SiteSort::LastReport => " ORDER BY coalesce(received_at, '-infinity'), site_id",
+    }
+}
+
+/// The cursor after `row` in `sort`.
+fn cursor_after(row: &ListedSite, sort: SiteSort) -> Cursor {
+    Cursor {
+        sort,
+        site_id: row.site_id.clone(),
+        name: matches!(sort, SiteSort::Name | SiteSort::State).then(|| row.name.clone()),
+        rank: (sort == SiteSort::State).then_some(row.rank),
+        received_at: (sort == SiteSort::LastReport)
+            .then_some(row.received_at)
+            .flatten(),
+    }
+}
+
+/// Up to `limit` sites of the list from `req.cursor` on; a report older than `silent_before`
+/// makes a site silent. The main problem is left empty ([`add_main_problems`] fills it).
+pub async fn page(
+    pool: &PgPool,
+    req: &ListRequest,
+    limit: i64,
+    silent_before: DateTime<Utc>,
+) -> Result<Page, Error> {
+    let terms = match &req.filter.q {
+        Some(text) => Some(fold(pool, text).await?),
+        None => None,
+    };
+    let mut q = query::builder(
+        &format!(
+            "SELECT * FROM (SELECT l.*, {STATUS_ORDER_SQL} AS rank FROM (
+                 SELECT s.site_id, s.name, s.medical_code, s.prefecture, s.address, s.phone,
+                        s.contact_person, s.kind, s.maintenance, s.omakase_dial, s.reader_maker,
+                        s.router_model, s.receipt_vendor, {STATUS_SQL} AS status, st.received_at
+                 FROM {SITES_WITH_STATE_SQL} WHERE true"
+        ),
+        silent_before,
+    );
+    if let (Some(text), Some(terms)) = (&req.filter.q, &terms) {
+        push_search(&mut q, text, terms);
+    }
+    push_filters(&mut q, &req.filter);
+    q.push(") l) r WHERE true");
+    if let Some(state) = req.filter.state {
+        q.push(" AND status = ").push_bind(state);
+    }
+    if let Some(c) = &req.cursor {
+        push_keyset(&mut q, c);
+    }
+    q.push(order_by(req.sort))
+        .push(" LIMIT ")
+        .push_bind(limit + 1);
+    let mut sites: Vec<ListedSite> = q.build_query_as().fetch_all(pool).await?;
+    let more = sites.len() as i64 > limit;
+    sites.truncate(usize::try_from(limit).unwrap_or_default());
+    let next = more
+        .then(|| sites.last().map(|r| cursor_after(r, req.sort)))
+        .flatten();
+    Ok(Page { sites, next })
+}
+
+/// Fills in each site's main problem (one query for the page).
+pub async fn add_main_problems(pool: &PgPool, sites: &mut [ListedSite]) -> Result<(), Error> {
+    let ids: Vec<String> = sites.iter().map(|s| s.site_id.clone()).collect();
+    let problems: Vec<MainProblem> = query::main_problems(pool, &ids).await?;
+    for site in sites.iter_mut() {
+        site.main_problem = problems
+            .iter()
+            .find(|p| p.site_id == site.site_id)
+            .map(|p| p.title.clone());
+    }
+    Ok(())
+}
+
+/// The one site whose id, 医療機関コード or phone number is exactly `text` (digits compared
+/// without hyphens), if exactly one is: the global search then opens it directly.
+pub async fn exact_key(pool: &PgPool, text: &str) -> Result<Option<String>, Error> {
+    let ids: Vec<String> = sqlx::query_scalar(concat!(
+        "WITH t AS (SELECT regexp_replace(normalize($1, NFKC), '[^0-9]', '', 'g') AS digits,
+                           normalize($1, NFKC) ~ ",
+        numeric_re!(),
+        " AS numeric)
+         SELECT site_id FROM sites WHERE site_id = $1
+         UNION
+         SELECT s.site_id FROM sites s, t
+         WHERE t.numeric AND length(t.digits) >= $2
+           AND ((s.medical_code <> '' AND s.medical_code = t.digits)
+                OR (s.phone_digits <> '' AND s.phone_digits = t.digits))
+         LIMIT 2"
+    ))
+    .bind(text)
+    .bind(MIN_DIGITS as i32)
+    .fetch_all(pool)
+    .await?;
+    Ok(match ids.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    })
+}
