@@ -6,7 +6,7 @@
 //! incidents, so the cost follows the fleet's problems, not its size.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 use super::query::{self, SILENCED_SQL, Summary};
 use crate::error::Error;
@@ -65,34 +65,39 @@ pub struct IncidentLine {
 
 /// Reads the snapshot; a report older than `silent_before` makes a site silent.
 pub async fn snapshot(
-    pool: &PgPool,
+    pool: &sqlx::PgPool,
     now: DateTime<Utc>,
     silent_before: DateTime<Utc>,
 ) -> Result<Snapshot, Error> {
-    let summary = query::summary(pool, silent_before).await?;
-    let counts = incident_counts(pool).await?;
+    // One snapshot of the database for every part: the counts and the lists agree.
+    let mut tx = query::read(pool).await?;
+    let conn = &mut *tx;
+    let summary = query::summary(conn, silent_before).await?;
+    let counts = incident_counts(conn).await?;
     let cert_stages: Vec<String> = cert::THRESHOLDS
         .iter()
         .filter(|t| **t <= CERT_DAYS)
         .map(i64::to_string)
         .collect();
     let certificates = attention(
-        pool,
+        conn,
         "(i.rule = 'cert_expired' OR (i.rule = 'cert_expiring' AND i.evidence->>'threshold_days' = ANY($1)))",
         &cert_stages,
         "i.severity = 'critical' DESC, i.first_seen",
     )
     .await?;
     let readers = [Rule::ReaderOff, Rule::ReaderAbsent].map(|r| r.as_str().to_owned());
-    let readers_off = attention(pool, "i.rule = ANY($1)", &readers, "i.first_seen").await?;
+    let readers_off = attention(conn, "i.rule = ANY($1)", &readers, "i.first_seen").await?;
     let offline = [Rule::Offline.as_str().to_owned()];
     let silent = attention(
-        pool,
+        conn,
         "i.rule = ANY($1)",
         &offline,
         "st.received_at NULLS FIRST",
     )
     .await?;
+    let newest = newest(conn).await?;
+    tx.commit().await?;
     Ok(Snapshot {
         as_of: now,
         summary,
@@ -102,7 +107,7 @@ pub async fn snapshot(
         certificates,
         readers_off,
         silent,
-        newest: newest(pool).await?,
+        newest,
     })
 }
 
@@ -112,15 +117,14 @@ struct Counts {
     rules: Vec<(Rule, i64)>,
 }
 
-async fn incident_counts(pool: &PgPool) -> Result<Counts, Error> {
+async fn incident_counts(conn: &mut PgConnection) -> Result<Counts, Error> {
     let rows: Vec<(Health, Rule, bool, i64)> = sqlx::query_as(&format!(
         "SELECT severity, rule, silenced, count(*) FROM (
              SELECT i.severity, i.rule, {SILENCED_SQL} AS silenced
-             FROM incidents i JOIN sites si USING (site_id)
-             WHERE i.state <> 'resolved') open
+             FROM incidents i WHERE i.state <> 'resolved') open
          GROUP BY 1, 2, 3"
     ))
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     let mut severities: Vec<(Health, i64)> = [Health::Critical, Health::Warning, Health::Info]
         .into_iter()
@@ -155,7 +159,7 @@ const LINE_SQL: &str = "SELECT i.incident_id AS id, i.site_id, si.name AS site_n
 /// Open, unsilenced incidents matching `filter` (which reads `$1`, a text array), first
 /// [`LIST_ROWS`] in `order`, with the full count.
 async fn attention(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     filter: &str,
     arg: &[String],
     order: &str,
@@ -168,7 +172,7 @@ async fn attention(
     ))
     .bind(arg)
     .bind(LIST_ROWS)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(Attention {
         total: items.first().map_or(0, |i| i.total),
@@ -177,7 +181,7 @@ async fn attention(
 }
 
 /// The newest open incidents, silenced ones marked.
-async fn newest(pool: &PgPool) -> Result<Vec<IncidentLine>, Error> {
+async fn newest(conn: &mut PgConnection) -> Result<Vec<IncidentLine>, Error> {
     Ok(sqlx::query_as(&format!(
         "{LINE_SQL}, {SILENCED_SQL} AS silenced, 0::bigint AS total
          FROM incidents i JOIN sites si USING (site_id) LEFT JOIN site_state st USING (site_id)
@@ -185,6 +189,6 @@ async fn newest(pool: &PgPool) -> Result<Vec<IncidentLine>, Error> {
          ORDER BY i.first_seen DESC, i.incident_id DESC LIMIT $1"
     ))
     .bind(NEWEST_ROWS)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?)
 }

@@ -3,28 +3,37 @@
 //!
 //! A site's colour follows its open incidents, not its raw findings: a PC left on at night with
 //! its reader off raises no incident (the rule knows the business hours), so it is not 異常.
+//!
+//! [`STATUS_SQL`] reads `st` (the site's latest state) and `oi` (its open incidents: `offline`
+//! and `worst`), which come in two shapes with the same columns: [`SITES_WITH_STATE_SQL`]
+//! aggregates every open incident of the fleet once (counts over all sites), and
+//! [`SITES_WITH_STATE_EACH_SQL`] reads one site's open incidents per row (lists, where only
+//! a page of sites is judged). Both are built from the same pieces below.
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgArguments;
 use sqlx::types::Json;
-use sqlx::{Arguments, PgPool, Postgres, QueryBuilder};
+use sqlx::{Arguments, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 
 use crate::error::Error;
 use crate::fleet::health::Finding;
 use crate::sites::{Health, Maintenance, SiteKind, SiteStatus};
 
-/// Whether an active silence matches incident `i` of site `si` now: the SQL twin of
-/// `incidents::silence::matches` (same matchers, same half-open window), for the queries that
-/// judge every open incident of the fleet at once. `portal::tests::console` checks that the
-/// two agree. A macro so that [`SITES_WITH_STATE_SQL`] can be one `concat!`ed constant.
+/// Whether an active silence matches open incident `i` now: the SQL twin of
+/// `incidents::silence::matches` (same matchers, same half-open window), for queries that
+/// judge many incidents at once; `portal::tests::console` checks that the two agree. The
+/// site's prefecture and kind are looked up only for a silence that names one. A macro so
+/// that the constants below can be `concat!`ed.
 macro_rules! silenced_sql {
     () => {
         "EXISTS (SELECT 1 FROM silences sl
             WHERE sl.starts_at <= now() AND now() < sl.ends_at
               AND (sl.site_id IS NULL OR sl.site_id = i.site_id)
               AND (sl.rule IS NULL OR sl.rule = i.rule)
-              AND (sl.prefecture IS NULL OR sl.prefecture = si.prefecture)
-              AND (sl.kind IS NULL OR sl.kind = si.kind))"
+              AND (sl.prefecture IS NULL
+                   OR sl.prefecture = (SELECT x.prefecture FROM sites x WHERE x.site_id = i.site_id))
+              AND (sl.kind IS NULL
+                   OR sl.kind = (SELECT x.kind FROM sites x WHERE x.site_id = i.site_id)))"
     };
 }
 
@@ -35,30 +44,48 @@ macro_rules! severity_number_sql {
     };
 }
 
+/// `oi`'s columns over a set of open incidents `i`: whether one is `offline`, and the worst
+/// severity among those no silence matches.
+macro_rules! open_incident_columns {
+    () => {
+        concat!(
+            "bool_or(i.rule = 'offline') AS offline, max(",
+            severity_number_sql!(),
+            ") FILTER (WHERE NOT ",
+            silenced_sql!(),
+            ") AS worst"
+        )
+    };
+}
+
 /// See [`silenced_sql!`].
 pub const SILENCED_SQL: &str = silenced_sql!();
 
 /// See [`severity_number_sql!`].
 pub const SEVERITY_NUMBER_SQL: &str = severity_number_sql!();
 
-/// The sites (`s`) with their latest state (`st`) and, from their incidents that are not
-/// resolved (`oi`, one row per site that has any): whether one is `offline`, and the worst
-/// severity among those no silence matches. The aggregate reads only the open incidents (a
+/// The sites (`s`) with their latest state (`st`) and their open incidents (`oi`, one row per
+/// site that has any), aggregated once for the whole fleet: reads only the open incidents (a
 /// partial index, migrations/0006), so it costs the problems of the fleet, not its size.
 pub const SITES_WITH_STATE_SQL: &str = concat!(
     "sites s LEFT JOIN site_state st USING (site_id)
-     LEFT JOIN (SELECT i.site_id, bool_or(i.rule = 'offline') AS offline,
-                       max(",
-    severity_number_sql!(),
-    ") FILTER (WHERE NOT ",
-    silenced_sql!(),
-    ") AS worst
-                FROM incidents i JOIN sites si USING (site_id)
-                WHERE i.state <> 'resolved' GROUP BY i.site_id) oi USING (site_id)"
+     LEFT JOIN (SELECT i.site_id, ",
+    open_incident_columns!(),
+    " FROM incidents i WHERE i.state <> 'resolved' GROUP BY i.site_id) oi USING (site_id)"
 );
 
-/// A site's [`SiteStatus`] from [`SITES_WITH_STATE_SQL`], with `$1` the instant before which a
-/// last report counts as silence. In order:
+/// The same as [`SITES_WITH_STATE_SQL`], but `oi` read for each site row (an index probe):
+/// for lists, which judge a page of sites, not the fleet. A site without open incidents has
+/// an `oi` row of NULLs.
+pub const SITES_WITH_STATE_EACH_SQL: &str = concat!(
+    "sites s LEFT JOIN site_state st USING (site_id)
+     CROSS JOIN LATERAL (SELECT ",
+    open_incident_columns!(),
+    " FROM incidents i WHERE i.site_id = s.site_id AND i.state <> 'resolved') oi"
+);
+
+/// A site's [`SiteStatus`] over `st` and `oi` (see the module comment), with `$1` the instant
+/// before which a last report counts as silence. In order:
 /// - 未受信: never reported;
 /// - 停止中: silent while open — the sweep, which knows the site's business hours, opened
 ///   `offline` (domain.md §2.1);
@@ -81,13 +108,17 @@ pub const STATUS_SQL: &str = "(CASE
 pub const STATUS_ORDER_SQL: &str = "(CASE status WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
         WHEN 'silent' THEN 2 WHEN 'ok' THEN 3 WHEN 'closed' THEN 4 ELSE 5 END)";
 
+/// Sites with an open incident (the only ones [`STATUS_SQL`] can make 異常, 注意 or 停止中).
+const WITH_OPEN_INCIDENT_SQL: &str =
+    "s.site_id IN (SELECT site_id FROM incidents WHERE state <> 'resolved')";
+
 /// A condition every site in `status` meets, implied by [`STATUS_SQL`] itself, that lets the
 /// planner start from the few rows that can match (the open incidents, the silent or
 /// never-seen sites) instead of judging every site. `None` for 正常: most sites are.
 pub fn status_hint(status: SiteStatus) -> Option<&'static str> {
     match status {
         SiteStatus::Critical | SiteStatus::Warning | SiteStatus::Silent => {
-            Some("oi.site_id IS NOT NULL")
+            Some(WITH_OPEN_INCIDENT_SQL)
         }
         SiteStatus::Closed => Some("st.received_at < $1"),
         SiteStatus::NeverReported => Some("st.site_id IS NULL"),
@@ -95,16 +126,30 @@ pub fn status_hint(status: SiteStatus) -> Option<&'static str> {
     }
 }
 
+/// A transaction for the console's reads: one snapshot for all its queries (the dashboard's
+/// parts agree with each other), read only, a statement timeout so a slow read cannot pile
+/// up, and no JIT: the per-incident silence check inflates the planner's cost estimates past
+/// the JIT threshold, and compiling then costs more than these queries take to run.
+pub async fn read(pool: &PgPool) -> Result<Transaction<'static, Postgres>, Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "SELECT set_config('jit', 'off', true), set_config('statement_timeout', '30s', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
 /// The worst open incident of each site in `$1` (a text array) that no silence matches:
 /// what a list shows as the site's main problem.
-pub const MAIN_PROBLEM_SQL: &str = "SELECT DISTINCT ON (i.site_id) i.site_id, i.title, i.severity
-     FROM incidents i JOIN sites si USING (site_id)
-     WHERE i.site_id = ANY($1) AND i.state <> 'resolved'";
-
-/// Order of [`MAIN_PROBLEM_SQL`]: per site, unsilenced first, worst first, oldest first.
 fn main_problem_sql() -> String {
     format!(
-        "{MAIN_PROBLEM_SQL} ORDER BY i.site_id, {SILENCED_SQL}, {SEVERITY_NUMBER_SQL} DESC, i.first_seen"
+        "SELECT DISTINCT ON (i.site_id) i.site_id, i.title, i.severity
+         FROM incidents i WHERE i.site_id = ANY($1) AND i.state <> 'resolved'
+         ORDER BY i.site_id, {SILENCED_SQL}, {SEVERITY_NUMBER_SQL} DESC, i.first_seen"
     )
 }
 
@@ -155,24 +200,12 @@ impl Summary {
             SiteStatus::NeverReported => self.never_reported,
         }
     }
-
-    fn add(&mut self, status: SiteStatus, n: i64) {
-        self.total += n;
-        match status {
-            SiteStatus::Ok => self.ok += n,
-            SiteStatus::Warning => self.warning += n,
-            SiteStatus::Critical => self.critical += n,
-            SiteStatus::Silent => self.silent += n,
-            SiteStatus::Closed => self.closed += n,
-            SiteStatus::NeverReported => self.never_reported += n,
-        }
-    }
 }
 
 /// Sites with problems first, then by id; `limit` rows from `offset` (the JSON API's pages).
 /// A report older than `silent_before` makes the site silent.
 pub async fn list_sites(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     silent_before: DateTime<Utc>,
     limit: i64,
     offset: i64,
@@ -188,27 +221,48 @@ pub async fn list_sites(
     .bind(silent_before)
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?)
 }
 
-/// How many sites are in each state, by the same definition as [`list_sites`].
-pub async fn summary(pool: &PgPool, silent_before: DateTime<Utc>) -> Result<Summary, Error> {
-    let rows: Vec<(SiteStatus, i64)> = sqlx::query_as(&format!(
-        "SELECT {STATUS_SQL} AS status, count(*)
-         FROM {SITES_WITH_STATE_SQL} GROUP BY 1"
+/// How many sites are in each state, by the same definition as [`list_sites`]. Only the sites
+/// that can be in a state other than 正常 are judged one by one — those with an open incident
+/// or a report older than `silent_before` ([`status_hint`]); 未受信 is the sites without a
+/// report, and every other site is 正常 by [`STATUS_SQL`]. One statement: one snapshot.
+pub async fn summary(
+    conn: &mut PgConnection,
+    silent_before: DateTime<Utc>,
+) -> Result<Summary, Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT 'total', count(*) FROM sites
+         UNION ALL SELECT 'reported', count(*) FROM site_state
+         UNION ALL
+         SELECT status, count(*) FROM (
+             SELECT {STATUS_SQL} AS status FROM {SITES_WITH_STATE_SQL}
+             WHERE s.site_id IN (SELECT site_id FROM incidents WHERE state <> 'resolved'
+                                 UNION ALL
+                                 SELECT site_id FROM site_state WHERE received_at < $1)) judged
+         WHERE status NOT IN ('ok', 'never_reported')
+         GROUP BY status"
     ))
     .bind(silent_before)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
-    let mut s = Summary::default();
-    for (status, n) in rows {
-        s.add(status, n);
-    }
+    let count = |key: &str| rows.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
+    let mut s = Summary {
+        total: count("total"),
+        critical: count(SiteStatus::Critical.as_str()),
+        warning: count(SiteStatus::Warning.as_str()),
+        silent: count(SiteStatus::Silent.as_str()),
+        closed: count(SiteStatus::Closed.as_str()),
+        never_reported: count("total") - count("reported"),
+        ok: 0,
+    };
+    s.ok = s.total - s.never_reported - s.critical - s.warning - s.silent - s.closed;
     Ok(s)
 }
 
-/// A site's main problem (see [`MAIN_PROBLEM_SQL`]).
+/// A site's main problem (the worst open incident no silence matches).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MainProblem {
     pub site_id: String,
@@ -217,12 +271,15 @@ pub struct MainProblem {
 }
 
 /// The main problem of each of `site_ids` that has an open incident.
-pub async fn main_problems(pool: &PgPool, site_ids: &[String]) -> Result<Vec<MainProblem>, Error> {
+pub async fn main_problems(
+    conn: &mut PgConnection,
+    site_ids: &[String],
+) -> Result<Vec<MainProblem>, Error> {
     if site_ids.is_empty() {
         return Ok(Vec::new());
     }
     Ok(sqlx::query_as(&main_problem_sql())
         .bind(site_ids)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?)
 }

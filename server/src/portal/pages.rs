@@ -18,14 +18,12 @@ pub async fn api_sites(
 ) -> Result<impl IntoResponse, Error> {
     let page = params.number()?;
     let silent_before = state.silent_before(Utc::now());
-    let sites = query::list_sites(
-        &state.pool,
-        silent_before,
-        PAGE_SIZE,
-        PageParam::offset(page),
-    )
-    .await?;
+    let mut tx = query::read(&state.pool).await?;
+    let sites =
+        query::list_sites(&mut tx, silent_before, PAGE_SIZE, PageParam::offset(page)).await?;
+    let summary = query::summary(&mut tx, silent_before).await?;
+    tx.commit().await?;
     Ok(Json(
-        serde_json::json!({ "page": page, "summary": query::summary(&state.pool, silent_before).await?, "sites": sites }),
+        serde_json::json!({ "page": page, "summary": summary, "sites": sites }),
     ))
 }

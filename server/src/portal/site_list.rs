@@ -2,6 +2,9 @@
 //! same list as a CSV file for Excel. The header's global search lands here too: a query that
 //! is exactly one site's key (site id, 医療機関コード, phone) opens that site directly.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use askama::Template;
 use axum::Extension;
 use axum::body::{Body, Bytes};
@@ -17,6 +20,7 @@ use super::{AppState, Nav, filters, render};
 use crate::auth::Principal;
 use crate::auth::audit::{self, Entry};
 use crate::error::Error;
+use crate::fleet::query;
 use crate::fleet::site_list::sql::{self, ListedSite};
 use crate::fleet::site_list::{ListParams, ListRequest, SiteSort};
 use crate::sites::{Maintenance, PREFECTURES, ReaderMaker, RouterModel, SiteKind, SiteStatus};
@@ -101,21 +105,18 @@ pub async fn list(
     AppQuery(params): AppQuery<ListParams>,
 ) -> Result<Response, Error> {
     let req = params.check()?;
+    let mut tx = query::read(&state.pool).await?;
     if req.filter.is_search_only()
         && req.cursor.is_none()
         && let Some(q) = &req.filter.q
-        && let Some(site_id) = sql::exact_key(&state.pool, q).await?
+        && let Some(site_id) = sql::exact_key(&mut tx, q).await?
     {
         return Ok(Redirect::to(&site_href(&site_id)).into_response());
     }
-    let mut page = sql::page(
-        &state.pool,
-        &req,
-        PAGE_SIZE,
-        state.silent_before(Utc::now()),
-    )
-    .await?;
-    sql::add_main_problems(&state.pool, &mut page.sites).await?;
+    let silent_before = state.silent_before(Utc::now());
+    let mut page = sql::page(&mut tx, &req, PAGE_SIZE, silent_before).await?;
+    sql::add_main_problems(&mut tx, &mut page.sites).await?;
+    tx.commit().await?;
     let next_href = page
         .next
         .as_ref()
@@ -209,6 +210,25 @@ pub fn csv_chunk(rows: &[ListedSite], first: bool) -> Result<Vec<u8>, Error> {
         .map_err(|e| Error::Other(anyhow::anyhow!("{e}")))
 }
 
+/// The next chunk of the export, as CSV bytes, in a transaction of its own: nothing is held
+/// while the browser reads the previous one. Boxed: a stream's future must be `Send` for every
+/// lifetime, which the borrow of the transaction inside would not prove.
+fn read_chunk(
+    pool: PgPool,
+    req: ListRequest,
+    silent_before: DateTime<Utc>,
+    first: bool,
+) -> Pin<Box<dyn Future<Output = Result<(Vec<u8>, sql::Page), Error>> + Send>> {
+    Box::pin(async move {
+        let mut tx = query::read(&pool).await?;
+        let mut page = sql::page(&mut tx, &req, CSV_CHUNK, silent_before).await?;
+        sql::add_main_problems(&mut tx, &mut page.sites).await?;
+        tx.commit().await?;
+        let bytes = csv_chunk(&page.sites, first)?;
+        Ok((bytes, page))
+    })
+}
+
 /// Where the CSV stream is.
 struct Export {
     pool: PgPool,
@@ -224,14 +244,7 @@ async fn next_chunk(mut e: Export) -> Option<(Result<Bytes, std::io::Error>, Exp
         tracing::info!(rows = e.rows, "site list exported as CSV");
         return None;
     }
-    let result = async {
-        let mut page = sql::page(&e.pool, &e.req, CSV_CHUNK, e.silent_before).await?;
-        sql::add_main_problems(&e.pool, &mut page.sites).await?;
-        let bytes = csv_chunk(&page.sites, e.first)?;
-        Ok::<_, Error>((bytes, page))
-    }
-    .await;
-    match result {
+    match read_chunk(e.pool.clone(), e.req.clone(), e.silent_before, e.first).await {
         Ok((bytes, page)) => {
             e.first = false;
             e.rows += page.sites.len() as u64;

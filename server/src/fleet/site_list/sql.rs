@@ -8,12 +8,12 @@
 //! database (`onshi_search_key`), the same function that built the indexed columns.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::{Cursor, ListRequest, SiteFilter, SiteSort};
 use crate::error::Error;
 use crate::fleet::query::{
-    self, MainProblem, SITES_WITH_STATE_SQL, STATUS_ORDER_SQL, STATUS_SQL, status_hint,
+    self, MainProblem, SITES_WITH_STATE_EACH_SQL, STATUS_ORDER_SQL, STATUS_SQL, status_hint,
 };
 use crate::sites::{Maintenance, ReaderMaker, RouterModel, SiteKind, SiteStatus};
 
@@ -86,7 +86,7 @@ pub fn like_escape(text: &str) -> String {
     out
 }
 
-async fn fold(pool: &PgPool, q: &str) -> Result<Terms, Error> {
+async fn fold(conn: &mut PgConnection, q: &str) -> Result<Terms, Error> {
     Ok(sqlx::query_as(concat!(
         "SELECT coalesce(onshi_search_key($1), '') AS key,
                 coalesce(onshi_query_grams(onshi_search_key($1)), '{}') AS grams,
@@ -96,7 +96,7 @@ async fn fold(pool: &PgPool, q: &str) -> Result<Terms, Error> {
         " AS numeric"
     ))
     .bind(q)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await?)
 }
 
@@ -200,13 +200,13 @@ fn cursor_after(row: &ListedSite, sort: SiteSort) -> Cursor {
 /// Up to `limit` sites of the list from `req.cursor` on; a report older than `silent_before`
 /// makes a site silent. The main problem is left empty ([`add_main_problems`] fills it).
 pub async fn page(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     req: &ListRequest,
     limit: i64,
     silent_before: DateTime<Utc>,
 ) -> Result<Page, Error> {
     let terms = match &req.filter.q {
-        Some(text) => Some(fold(pool, text).await?),
+        Some(text) => Some(fold(conn, text).await?),
         None => None,
     };
     let mut q = query::builder(
@@ -215,7 +215,7 @@ pub async fn page(
                  SELECT s.site_id, s.name, s.medical_code, s.prefecture, s.address, s.phone,
                         s.contact_person, s.kind, s.maintenance, s.omakase_dial, s.reader_maker,
                         s.router_model, s.receipt_vendor, {STATUS_SQL} AS status, st.received_at
-                 FROM {SITES_WITH_STATE_SQL} WHERE true"
+                 FROM {SITES_WITH_STATE_EACH_SQL} WHERE true"
         ),
         silent_before,
     );
@@ -233,7 +233,7 @@ pub async fn page(
     q.push(order_by(req.sort))
         .push(" LIMIT ")
         .push_bind(limit + 1);
-    let mut sites: Vec<ListedSite> = q.build_query_as().fetch_all(pool).await?;
+    let mut sites: Vec<ListedSite> = q.build_query_as().fetch_all(conn).await?;
     let more = sites.len() as i64 > limit;
     sites.truncate(usize::try_from(limit).unwrap_or_default());
     let next = more
@@ -243,9 +243,12 @@ pub async fn page(
 }
 
 /// Fills in each site's main problem (one query for the page).
-pub async fn add_main_problems(pool: &PgPool, sites: &mut [ListedSite]) -> Result<(), Error> {
+pub async fn add_main_problems(
+    conn: &mut PgConnection,
+    sites: &mut [ListedSite],
+) -> Result<(), Error> {
     let ids: Vec<String> = sites.iter().map(|s| s.site_id.clone()).collect();
-    let problems: Vec<MainProblem> = query::main_problems(pool, &ids).await?;
+    let problems: Vec<MainProblem> = query::main_problems(conn, &ids).await?;
     for site in sites.iter_mut() {
         site.main_problem = problems
             .iter()
@@ -257,7 +260,7 @@ pub async fn add_main_problems(pool: &PgPool, sites: &mut [ListedSite]) -> Resul
 
 /// The one site whose id, 医療機関コード or phone number is exactly `text` (digits compared
 /// without hyphens), if exactly one is: the global search then opens it directly.
-pub async fn exact_key(pool: &PgPool, text: &str) -> Result<Option<String>, Error> {
+pub async fn exact_key(conn: &mut PgConnection, text: &str) -> Result<Option<String>, Error> {
     let ids: Vec<String> = sqlx::query_scalar(concat!(
         "WITH t AS (SELECT regexp_replace(normalize($1, NFKC), '[^0-9]', '', 'g') AS digits,
                            normalize($1, NFKC) ~ ",
@@ -273,7 +276,7 @@ pub async fn exact_key(pool: &PgPool, text: &str) -> Result<Option<String>, Erro
     ))
     .bind(text)
     .bind(MIN_DIGITS as i32)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(match ids.as_slice() {
         [one] => Some(one.clone()),

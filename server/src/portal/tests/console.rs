@@ -63,6 +63,7 @@ async fn fleet(h: &Harness) {
         ("h-silent", Some(120)),
         ("i-closed", Some(600)),
         ("j-never", None),
+        ("k-never-with-incident", None),
     ] {
         site(h, id, minutes).await;
     }
@@ -82,6 +83,14 @@ async fn fleet(h: &Harness) {
     incident(h, "g-info", "screen_lock_disabled", "info", "open").await;
     incident(h, "h-silent", "offline", "critical", "open").await;
     incident(h, "i-closed", "cert_expired", "critical", "open").await;
+    incident(
+        h,
+        "k-never-with-incident",
+        "cert_missing",
+        "critical",
+        "open",
+    )
+    .await;
     sqlx::query(
         "INSERT INTO silences (site_id, rule, starts_at, ends_at, reason, created_by)
          VALUES ('d-silenced', 'reader_off', now() - interval '1 hour', now() + interval '1 hour', '工事', 'test')",
@@ -91,7 +100,7 @@ async fn fleet(h: &Harness) {
     .unwrap();
 }
 
-const EXPECTED: [(&str, &str); 10] = [
+const EXPECTED: [(&str, &str); 11] = [
     ("a-critical", "critical"),
     ("b-warning", "warning"),
     ("c-findings-only", "ok"),
@@ -102,6 +111,7 @@ const EXPECTED: [(&str, &str); 10] = [
     ("h-silent", "silent"),
     ("i-closed", "closed"),
     ("j-never", "never_reported"),
+    ("k-never-with-incident", "never_reported"),
 ];
 
 #[tokio::test]
@@ -140,8 +150,8 @@ async fn a_sites_state_follows_its_open_unsilenced_incidents_everywhere() {
             Some(4),
             Some(1),
             Some(1),
-            Some(1),
-            Some(10)
+            Some(2),
+            Some(11)
         )
     );
 
@@ -177,7 +187,7 @@ async fn a_sites_state_follows_its_open_unsilenced_incidents_everywhere() {
         ("ok", 4),
         ("silent", 1),
         ("closed", 1),
-        ("never_reported", 1),
+        ("never_reported", 2),
     ] {
         let tile =
             format!(r#"data-key="{key}"><a href="/sites?state={key}"><span class="n">{n}</span>"#);
@@ -314,7 +324,7 @@ async fn the_dashboard_shows_what_to_act_on_and_links_to_it() {
     let page = text(resp).await;
     // Incidents by severity link to the incident list; silenced ones are counted apart.
     assert!(
-        page.contains(r#"href="/incidents?severity=critical"><span class="n">4</span>"#),
+        page.contains(r#"href="/incidents?severity=critical"><span class="n">5</span>"#),
         "{page}"
     );
     assert!(page.contains("サイレンス中 <a href=\"/incidents?silenced=true\">1 件</a>"));
