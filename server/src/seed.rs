@@ -117,8 +117,10 @@ pub async fn seed(
         "INSERT INTO site_state (site_id, agent_id, seq, collected_at, received_at, health, findings, report)
          SELECT site_id, 'agent-' || site_id, 100, t, t, 'ok', '[]', '{\"seq\": 100}'
          FROM (SELECT site_id,
-                      CASE WHEN abs(hashtext(site_id)) % 100 < $1 THEN now() - interval '3 hours'
-                           ELSE now() - interval '30 seconds' END AS t
+                      -- Spread like a real fleet's reports (the list sorts by them).
+                      CASE WHEN abs(hashtext(site_id)) % 100 < $1
+                           THEN now() - interval '3 hours' - (abs(hashtext(site_id || 'r')) % 3600000) * interval '1 ms'
+                           ELSE now() - (abs(hashtext(site_id || 'r')) % 60000) * interval '1 ms' END AS t
                FROM sites WHERE site_id LIKE 'seed-%') s
          ON CONFLICT DO NOTHING",
     )

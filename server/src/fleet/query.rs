@@ -74,15 +74,25 @@ pub const SITES_WITH_STATE_SQL: &str = concat!(
     " FROM incidents i WHERE i.state <> 'resolved' GROUP BY i.site_id) oi USING (site_id)"
 );
 
-/// The same as [`SITES_WITH_STATE_SQL`], but `oi` read for each site row (an index probe):
-/// for lists, which judge a page of sites, not the fleet. A site without open incidents has
-/// an `oi` row of NULLs.
-pub const SITES_WITH_STATE_EACH_SQL: &str = concat!(
-    "sites s LEFT JOIN site_state st USING (site_id)
-     CROSS JOIN LATERAL (SELECT ",
-    open_incident_columns!(),
-    " FROM incidents i WHERE i.site_id = s.site_id AND i.state <> 'resolved') oi"
-);
+/// `st` and `oi` for each row of a set of sites `s`, `oi` read per row (an index probe): for
+/// lists, which judge a page of sites, not the fleet. A site without open incidents has an
+/// `oi` row of NULLs.
+macro_rules! state_each_sql {
+    () => {
+        concat!(
+            " LEFT JOIN site_state st USING (site_id) CROSS JOIN LATERAL (SELECT ",
+            open_incident_columns!(),
+            " FROM incidents i WHERE i.site_id = s.site_id AND i.state <> 'resolved') oi"
+        )
+    };
+}
+
+/// See [`state_each_sql!`]: to follow any relation aliased `s` with a `site_id`.
+pub const STATE_EACH_SQL: &str = state_each_sql!();
+
+/// The same as [`SITES_WITH_STATE_SQL`], but with `oi` read for each site (see
+/// [`state_each_sql!`]).
+pub const SITES_WITH_STATE_EACH_SQL: &str = concat!("sites s", state_each_sql!());
 
 /// A site's [`SiteStatus`] over `st` and `oi` (see the module comment), with `$1` the instant
 /// before which a last report counts as silence. In order:
@@ -103,23 +113,50 @@ pub const STATUS_SQL: &str = "(CASE
         WHEN oi.worst = 1 THEN 'warning'
         ELSE 'ok' END)";
 
-/// List order of the states: problems first, then silence, then the quiet ones; over a
-/// column named `status` holding [`STATUS_SQL`].
-pub const STATUS_ORDER_SQL: &str = "(CASE status WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
-        WHEN 'silent' THEN 2 WHEN 'ok' THEN 3 WHEN 'closed' THEN 4 ELSE 5 END)";
+/// List order of the states: problems first, then silence, then the quiet ones (the
+/// dashboard's tiles, the list's state sort).
+pub const LIST_ORDER: [SiteStatus; 6] = [
+    SiteStatus::Critical,
+    SiteStatus::Warning,
+    SiteStatus::Silent,
+    SiteStatus::Ok,
+    SiteStatus::Closed,
+    SiteStatus::NeverReported,
+];
 
-/// Sites with an open incident (the only ones [`STATUS_SQL`] can make 異常, 注意 or 停止中).
-const WITH_OPEN_INCIDENT_SQL: &str =
-    "s.site_id IN (SELECT site_id FROM incidents WHERE state <> 'resolved')";
+/// Position of `status` in [`LIST_ORDER`].
+pub fn rank_of(status: SiteStatus) -> i32 {
+    LIST_ORDER
+        .iter()
+        .position(|s| *s == status)
+        .unwrap_or(LIST_ORDER.len()) as i32
+}
+
+/// [`rank_of`] in SQL, over a column named `status` holding [`STATUS_SQL`].
+pub fn status_order_sql() -> String {
+    let arms: Vec<String> = LIST_ORDER
+        .iter()
+        .map(|s| format!("WHEN '{}' THEN {}", s.as_str(), rank_of(*s)))
+        .collect();
+    format!("(CASE status {} END)", arms.join(" "))
+}
 
 /// A condition every site in `status` meets, implied by [`STATUS_SQL`] itself, that lets the
-/// planner start from the few rows that can match (the open incidents, the silent or
-/// never-seen sites) instead of judging every site. `None` for 正常: most sites are.
+/// planner start from the few rows that can match (the sites with an open incident of that
+/// kind, the silent or never-seen sites) instead of judging every site. `None` for 正常:
+/// most sites are.
 pub fn status_hint(status: SiteStatus) -> Option<&'static str> {
     match status {
-        SiteStatus::Critical | SiteStatus::Warning | SiteStatus::Silent => {
-            Some(WITH_OPEN_INCIDENT_SQL)
-        }
+        // worst = 2 needs an open critical incident.
+        SiteStatus::Critical => Some(
+            "s.site_id IN (SELECT site_id FROM incidents WHERE state <> 'resolved' AND severity = 'critical')",
+        ),
+        SiteStatus::Warning => Some(
+            "s.site_id IN (SELECT site_id FROM incidents WHERE state <> 'resolved' AND severity = 'warning')",
+        ),
+        SiteStatus::Silent => Some(
+            "s.site_id IN (SELECT site_id FROM incidents WHERE state <> 'resolved' AND rule = 'offline')",
+        ),
         SiteStatus::Closed => Some("st.received_at < $1"),
         SiteStatus::NeverReported => Some("st.site_id IS NULL"),
         SiteStatus::Ok => None,
@@ -210,19 +247,21 @@ pub async fn list_sites(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<SiteRow>, Error> {
-    Ok(sqlx::query_as::<_, SiteRow>(&format!(
+    let sql = format!(
         "SELECT * FROM (
              SELECT s.site_id, s.name, s.prefecture, s.kind, s.maintenance,
                     {STATUS_SQL} AS status, st.health, st.received_at, st.findings
              FROM {SITES_WITH_STATE_SQL}) listed
-         ORDER BY {STATUS_ORDER_SQL}, site_id
-         LIMIT $2 OFFSET $3"
-    ))
-    .bind(silent_before)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(conn)
-    .await?)
+         ORDER BY {}, site_id
+         LIMIT $2 OFFSET $3",
+        status_order_sql()
+    );
+    Ok(sqlx::query_as::<_, SiteRow>(&sql)
+        .bind(silent_before)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(conn)
+        .await?)
 }
 
 /// How many sites are in each state, by the same definition as [`list_sites`]. Only the sites

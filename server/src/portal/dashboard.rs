@@ -140,15 +140,7 @@ pub fn site_href(site_id: &str) -> String {
 impl View<'_> {
     /// The fleet by state, problems first; each links to the site list filtered by it.
     pub fn fleet(&self) -> Vec<Tile> {
-        let order = [
-            SiteStatus::Critical,
-            SiteStatus::Warning,
-            SiteStatus::Silent,
-            SiteStatus::Ok,
-            SiteStatus::Closed,
-            SiteStatus::NeverReported,
-        ];
-        order
+        crate::fleet::query::LIST_ORDER
             .into_iter()
             .map(|status| Tile {
                 key: status.as_str(),

@@ -5,6 +5,7 @@
 //! The query parameters are exactly `q`, `state`, `kind`, `prefecture`, `maker`, `router`,
 //! `maintenance`, `sort` and `cursor` (routes are stable: integrations use them).
 
+pub mod segment;
 pub mod sql;
 
 use chrono::{DateTime, Utc};

@@ -10,10 +10,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+use super::segment::{self, Segment};
 use super::{Cursor, ListRequest, SiteFilter, SiteSort};
 use crate::error::Error;
 use crate::fleet::query::{
-    self, MainProblem, SITES_WITH_STATE_EACH_SQL, STATUS_ORDER_SQL, STATUS_SQL, status_hint,
+    self, MainProblem, STATE_EACH_SQL, STATUS_SQL, status_hint, status_order_sql,
 };
 use crate::sites::{Maintenance, ReaderMaker, RouterModel, SiteKind, SiteStatus};
 
@@ -122,6 +123,7 @@ fn push_search(q: &mut QueryBuilder<'static, Postgres>, text: &str, terms: &Term
     q.push(")");
 }
 
+/// The filters on the site's own columns.
 fn push_filters(q: &mut QueryBuilder<'static, Postgres>, f: &SiteFilter) {
     if let Some(kind) = f.kind {
         q.push(" AND s.kind = ").push_bind(kind);
@@ -138,50 +140,75 @@ fn push_filters(q: &mut QueryBuilder<'static, Postgres>, f: &SiteFilter) {
     if let Some(m) = f.maintenance {
         q.push(" AND s.maintenance = ").push_bind(m);
     }
-    if let Some(hint) = f.state.and_then(status_hint) {
-        q.push(" AND ").push(hint);
-    }
 }
 
-fn push_keyset(q: &mut QueryBuilder<'static, Postgres>, c: &Cursor) {
-    let name = c.name.clone().unwrap_or_default();
-    match c.sort {
-        SiteSort::Name => {
-            q.push(" AND (name, site_id) > (")
-                .push_bind(name)
-                .push(", ")
-                .push_bind(c.site_id.clone())
-                .push(")");
-        }
-        SiteSort::SiteId => {
-            q.push(" AND site_id > ").push_bind(c.site_id.clone());
-        }
-        SiteSort::State => {
-            q.push(" AND (rank, name, site_id) > (")
-                .push_bind(c.rank.unwrap_or_default())
-                .push(", ")
-                .push_bind(name)
-                .push(", ")
-                .push_bind(c.site_id.clone())
-                .push(")");
-        }
-        SiteSort::LastReport => {
-            q.push(" AND (coalesce(received_at, '-infinity'), site_id) > (coalesce(")
-                .push_bind(c.received_at)
-                .push("::timestamptz, '-infinity'), ")
-                .push_bind(c.site_id.clone())
-                .push(")");
-        }
-    }
-}
+/// The columns of [`ListedSite`] from the sites `s`.
+const COLUMNS: &str = "s.site_id, s.name, s.medical_code, s.prefecture, s.address, s.phone,
+     s.contact_person, s.kind, s.maintenance, s.omakase_dial, s.reader_maker, s.router_model,
+     s.receipt_vendor";
 
-fn order_by(sort: SiteSort) -> &'static str {
-    match sort {
-        SiteSort::Name => " ORDER BY name, site_id",
-        SiteSort::SiteId => " ORDER BY site_id",
-        SiteSort::State => " ORDER BY rank, name, site_id",
-        SiteSort::LastReport => " ORDER BY coalesce(received_at, '-infinity'), site_id",
+/// The query for one segment of the list, `limit` rows: the sites the search and the filters
+/// let through, judged by [`STATUS_SQL`].
+///
+/// - With a search, the matching sites are read first through the search indexes
+///   (`MATERIALIZED`): otherwise the planner may walk the whole fleet in name order looking
+///   for them.
+/// - Without a state to select, the page is picked first in an order an index gives, and
+///   only its sites are judged.
+/// - With one, the state's hint ([`status_hint`]) narrows the sites judged.
+fn segment_query(
+    req: &ListRequest,
+    search: Option<(&str, &Terms)>,
+    seg: Segment,
+    limit: i64,
+    silent_before: DateTime<Utc>,
+) -> QueryBuilder<'static, Postgres> {
+    let mut q = query::builder("", silent_before);
+    let from = match search {
+        Some((text, terms)) => {
+            q.push(format!(
+                "WITH matched AS MATERIALIZED (SELECT {COLUMNS} FROM sites s WHERE true"
+            ));
+            push_search(&mut q, text, terms);
+            push_filters(&mut q, &req.filter);
+            q.push(") ");
+            "matched s"
+        }
+        None => "sites s",
+    };
+    let judged = format!(
+        "SELECT * FROM (SELECT l.*, {} AS rank FROM (SELECT {COLUMNS}, {STATUS_SQL} AS status, st.received_at FROM",
+        status_order_sql()
+    );
+    let order = segment::order_by(req.sort, seg);
+    match req.filter.state.or(segment::status(seg)) {
+        None => {
+            q.push(format!(
+                "{judged} (SELECT * FROM (SELECT {COLUMNS}, st0.received_at FROM {from}
+                   LEFT JOIN site_state st0 USING (site_id) WHERE true"
+            ));
+            if search.is_none() {
+                push_filters(&mut q, &req.filter);
+            }
+            q.push(") p WHERE true");
+            segment::push_conditions(&mut q, req.sort, seg, req.cursor.as_ref());
+            q.push(order).push(" LIMIT ").push_bind(limit);
+            q.push(format!(") s{STATE_EACH_SQL}) l) r{order}"));
+        }
+        Some(status) => {
+            q.push(format!("{judged} {from}{STATE_EACH_SQL} WHERE true"));
+            if search.is_none() {
+                push_filters(&mut q, &req.filter);
+            }
+            if let Some(hint) = status_hint(status) {
+                q.push(" AND ").push(hint);
+            }
+            q.push(") l) r WHERE status = ").push_bind(status);
+            segment::push_conditions(&mut q, req.sort, seg, req.cursor.as_ref());
+            q.push(order).push(" LIMIT ").push_bind(limit);
+        }
     }
+    q
 }
 
 /// The cursor after `row` in `sort`.
@@ -197,8 +224,9 @@ fn cursor_after(row: &ListedSite, sort: SiteSort) -> Cursor {
     }
 }
 
-/// Up to `limit` sites of the list from `req.cursor` on; a report older than `silent_before`
-/// makes a site silent. The main problem is left empty ([`add_main_problems`] fills it).
+/// Up to `limit` sites of the list from `req.cursor` on, segment by segment (see
+/// [`segment`]); a report older than `silent_before` makes a site silent. The main problem is
+/// left empty ([`add_main_problems`] fills it).
 pub async fn page(
     conn: &mut PgConnection,
     req: &ListRequest,
@@ -209,31 +237,17 @@ pub async fn page(
         Some(text) => Some(fold(conn, text).await?),
         None => None,
     };
-    let mut q = query::builder(
-        &format!(
-            "SELECT * FROM (SELECT l.*, {STATUS_ORDER_SQL} AS rank FROM (
-                 SELECT s.site_id, s.name, s.medical_code, s.prefecture, s.address, s.phone,
-                        s.contact_person, s.kind, s.maintenance, s.omakase_dial, s.reader_maker,
-                        s.router_model, s.receipt_vendor, {STATUS_SQL} AS status, st.received_at
-                 FROM {SITES_WITH_STATE_EACH_SQL} WHERE true"
-        ),
-        silent_before,
-    );
-    if let (Some(text), Some(terms)) = (&req.filter.q, &terms) {
-        push_search(&mut q, text, terms);
+    let search = req.filter.q.as_deref().zip(terms.as_ref());
+    let mut sites: Vec<ListedSite> = Vec::new();
+    for seg in segment::segments(req) {
+        let left = limit + 1 - sites.len() as i64;
+        if left <= 0 {
+            break;
+        }
+        let mut q = segment_query(req, search, seg, left, silent_before);
+        let rows: Vec<ListedSite> = q.build_query_as().fetch_all(&mut *conn).await?;
+        sites.extend(rows);
     }
-    push_filters(&mut q, &req.filter);
-    q.push(") l) r WHERE true");
-    if let Some(state) = req.filter.state {
-        q.push(" AND status = ").push_bind(state);
-    }
-    if let Some(c) = &req.cursor {
-        push_keyset(&mut q, c);
-    }
-    q.push(order_by(req.sort))
-        .push(" LIMIT ")
-        .push_bind(limit + 1);
-    let mut sites: Vec<ListedSite> = q.build_query_as().fetch_all(conn).await?;
     let more = sites.len() as i64 > limit;
     sites.truncate(usize::try_from(limit).unwrap_or_default());
     let next = more
