@@ -28,7 +28,7 @@ pub enum SiteSort {
     SiteId,
     /// 状態順: problems first, then by name.
     State,
-    /// 最終受信の古い順: never reported first, then the longest silent.
+    /// 最終受信の古い順: the longest silent first, the never reported last.
     LastReport,
 }
 
@@ -54,7 +54,7 @@ impl SiteSort {
             SiteSort::Name => "名称順",
             SiteSort::SiteId => "サイトID順",
             SiteSort::State => "状態順（問題のあるサイトから）",
-            SiteSort::LastReport => "最終受信の古い順",
+            SiteSort::LastReport => "最終受信の古い順（未受信は最後）",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A page of the list is read segment by segment, in list order: the sites of one state (the
-//! state sort), the sites never heard from and then the others (the last-report sort), or
+//! state sort), the sites by time of last report and then those never heard from (the
+//! last-report sort), or
 //! all sites (name and id sorts). Each segment is one query whose order an index can give
 //! (name, id, time of last report) and whose state, if any, comes with its hint
 //! (`fleet::query::status_hint`), so a page costs about its own rows, not the fleet's —
@@ -18,10 +19,10 @@ pub enum Segment {
     All,
     /// The sites in one state, by name (state sort).
     State(SiteStatus),
-    /// Never reported, by id (first in the last-report sort).
-    NeverReported,
-    /// Reported, oldest last report first.
+    /// Reported, oldest last report first (first in the last-report sort).
     Reported,
+    /// Never reported, by id (last in the last-report sort).
+    NeverReported,
 }
 
 /// The segments from where `req.cursor` points, in list order.
@@ -38,13 +39,15 @@ pub fn segments(req: &ListRequest) -> Vec<Segment> {
                 .collect()
         }
         SiteSort::LastReport => {
-            let past_never = req.cursor.as_ref().is_some_and(|c| c.received_at.is_some());
+            // Reported sites first (an index gives their order); the never-reported, which
+            // only a scan of the whole fleet can find, only once those are done.
+            let past_reported = req.cursor.as_ref().is_some_and(|c| c.received_at.is_none());
             let mut out = Vec::new();
-            if !past_never && wanted(SiteStatus::NeverReported) {
-                out.push(Segment::NeverReported);
-            }
-            if req.filter.state != Some(SiteStatus::NeverReported) {
+            if !past_reported && req.filter.state != Some(SiteStatus::NeverReported) {
                 out.push(Segment::Reported);
+            }
+            if wanted(SiteStatus::NeverReported) {
+                out.push(Segment::NeverReported);
             }
             out
         }
@@ -179,25 +182,25 @@ mod tests {
     }
 
     #[test]
-    fn the_last_report_sort_puts_the_never_reported_first() {
+    fn the_last_report_sort_puts_the_never_reported_last() {
         let at: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
         assert_eq!(
             segments(&req(SiteSort::LastReport, None, None)),
-            [Segment::NeverReported, Segment::Reported]
+            [Segment::Reported, Segment::NeverReported]
         );
-        let c = cursor(SiteSort::LastReport, None, None);
-        assert_eq!(
-            segments(&req(SiteSort::LastReport, None, Some(c.clone()))),
-            [Segment::NeverReported, Segment::Reported]
-        );
-        assert_eq!(keyset(Segment::NeverReported, Some(&c)), Some(&c));
-        assert_eq!(keyset(Segment::Reported, Some(&c)), None);
         let c = cursor(SiteSort::LastReport, None, Some(at));
         assert_eq!(
             segments(&req(SiteSort::LastReport, None, Some(c.clone()))),
-            [Segment::Reported]
+            [Segment::Reported, Segment::NeverReported]
         );
         assert_eq!(keyset(Segment::Reported, Some(&c)), Some(&c));
+        assert_eq!(keyset(Segment::NeverReported, Some(&c)), None);
+        let c = cursor(SiteSort::LastReport, None, None);
+        assert_eq!(
+            segments(&req(SiteSort::LastReport, None, Some(c.clone()))),
+            [Segment::NeverReported]
+        );
+        assert_eq!(keyset(Segment::NeverReported, Some(&c)), Some(&c));
         assert_eq!(
             segments(&req(
                 SiteSort::LastReport,

@@ -370,7 +370,12 @@ async fn every_sort_pages_through_every_site_once_in_order() {
             assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
         }
         if sort == "last_report" {
-            assert_eq!(seen[0].1, "never_reported", "never reported first");
+            assert_eq!(
+                seen.last().unwrap().1,
+                "never_reported",
+                "never reported last"
+            );
+            assert_eq!(seen[0].1, "closed", "the longest silent first");
         }
     }
 }
