@@ -171,6 +171,27 @@ impl Browser {
             .unwrap();
     }
 
+    /// Open the header's 管理 menu (administrators) and click its entry `text`.
+    pub async fn click_admin_link(&self, text: &str) {
+        self.click("details.admin-menu > summary").await;
+        self.wait_css("details.admin-menu[open]").await;
+        self.click_link(text).await;
+    }
+
+    /// Load `url` again and again until an element matching `css` is there: for pages that
+    /// show a state the server reaches on its own (an incident opened by the worker).
+    pub async fn goto_until(&self, url: &str, css: &str) -> Element {
+        let deadline = Instant::now() + STEP;
+        loop {
+            self.goto(url).await;
+            if let Ok(found) = self.client.find(Locator::Css(css)).await {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "{url} never showed {css}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// Log in through the form and wait until the login page is gone.
     pub async fn login(&self, base: &str, username: &str, password: &str) {
         self.goto(&format!("{base}/login")).await;
