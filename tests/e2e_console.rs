@@ -33,25 +33,37 @@ impl Clinic {
         name: &str,
         prefecture: &'static str,
     ) -> Clinic {
-        cli(
-            server,
-            &[
-                "site",
-                "add",
-                "--site-id",
-                site_id,
-                "--name",
-                name,
-                "--prefecture",
-                prefecture,
-                "--reader-maker",
-                "fujitsu",
-                "--router-model",
-                "RTX830",
-                "--phone",
-                "03-1234-5678",
-            ],
-        );
+        // A profile as operators keep it: code, address, phone, contact, subscription.
+        let n = site_id.len() + name.chars().count();
+        let code = format!("13{:08}", 1_000_000 + n * 7919);
+        let phone = format!("0{}-{:04}-{:04}", 3 + n % 7, 1000 + n * 37, 2000 + n * 101);
+        let address = format!("中央区本町{}-{}", 1 + n % 9, 1 + n % 20);
+        let mut args = vec![
+            "site",
+            "add",
+            "--site-id",
+            site_id,
+            "--name",
+            name,
+            "--prefecture",
+            prefecture,
+            "--reader-maker",
+            "fujitsu",
+            "--router-model",
+            "RTX830",
+            "--phone",
+            &phone,
+            "--medical-code",
+            &code,
+            "--address",
+            &address,
+            "--contact-person",
+            "受付 佐藤",
+        ];
+        if n % 3 != 0 {
+            args.extend(["--maintenance", "omakase", "--omakase-dial", "0120-000-000"]);
+        }
+        cli(server, &args);
         cli(
             server,
             &["site", "hours", "--site-id", site_id, "--set", ALWAYS],
@@ -239,7 +251,7 @@ async fn console_screenshots() {
         ],
     );
     let password = server.create_operator("ops-admin", "admin");
-    browser.client.set_window_size(1280, 800).await.unwrap();
+    browser.client.set_window_size(1280, 1000).await.unwrap();
     browser
         .login(&server.http(""), "ops-admin", &password)
         .await;
