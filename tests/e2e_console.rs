@@ -60,7 +60,7 @@ impl Clinic {
             "--contact-person",
             "受付 佐藤",
         ];
-        if n % 3 != 0 {
+        if !n.is_multiple_of(3) {
             args.extend(["--maintenance", "omakase", "--omakase-dial", "0120-000-000"]);
         }
         cli(server, &args);

@@ -218,16 +218,24 @@ fn read_chunk(
     req: ListRequest,
     silent_before: DateTime<Utc>,
     first: bool,
-) -> Pin<Box<dyn Future<Output = Result<(Vec<u8>, sql::Page), Error>> + Send>> {
+) -> ChunkFuture {
     Box::pin(async move {
         let mut tx = query::read(&pool).await?;
         let mut page = sql::page(&mut tx, &req, CSV_CHUNK, silent_before).await?;
         sql::add_main_problems(&mut tx, &mut page.sites).await?;
         tx.commit().await?;
         let bytes = csv_chunk(&page.sites, first)?;
-        Ok((bytes, page))
+        Ok(Chunk { bytes, page })
     })
 }
+
+/// One chunk of the export: its CSV bytes and the page they came from.
+struct Chunk {
+    bytes: Vec<u8>,
+    page: sql::Page,
+}
+
+type ChunkFuture = Pin<Box<dyn Future<Output = Result<Chunk, Error>> + Send>>;
 
 /// Where the CSV stream is.
 struct Export {
@@ -245,7 +253,7 @@ async fn next_chunk(mut e: Export) -> Option<(Result<Bytes, std::io::Error>, Exp
         return None;
     }
     match read_chunk(e.pool.clone(), e.req.clone(), e.silent_before, e.first).await {
-        Ok((bytes, page)) => {
+        Ok(Chunk { bytes, page }) => {
             e.first = false;
             e.rows += page.sites.len() as u64;
             e.done = page.next.is_none();

@@ -56,7 +56,7 @@ pub fn segments(req: &ListRequest) -> Vec<Segment> {
 
 /// The cursor's position inside `segment`, if the cursor points into it (the segments after
 /// it start at their beginning).
-pub fn keyset<'a>(segment: Segment, cursor: Option<&'a Cursor>) -> Option<&'a Cursor> {
+pub fn keyset(segment: Segment, cursor: Option<&Cursor>) -> Option<&Cursor> {
     let c = cursor?;
     let inside = match segment {
         Segment::All => true,
