@@ -147,28 +147,49 @@ const COLUMNS: &str = "s.site_id, s.name, s.medical_code, s.prefecture, s.addres
      s.contact_person, s.kind, s.maintenance, s.omakase_dial, s.reader_maker, s.router_model,
      s.receipt_vendor";
 
-/// The query for one segment of the list, `limit` rows: the sites the search and the filters
-/// let through, judged by [`STATUS_SQL`].
-///
-/// - With a search, the matching sites are read first through the search indexes
-///   (`MATERIALIZED`): otherwise the planner may walk the whole fleet in name order looking
-///   for them.
-/// - Without a state to select, the page is picked first in an order an index gives, and
-///   only its sites are judged.
-/// - With one, the state's hint ([`status_hint`]) narrows the sites judged.
-fn segment_query(
+/// A site in list order, before it is judged: its sort keys.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Candidate {
+    site_id: String,
+    name: String,
+    received_at: Option<DateTime<Utc>>,
+}
+
+impl Candidate {
+    /// The cursor after this candidate, inside `seg`.
+    fn cursor(&self, sort: SiteSort, seg: Segment) -> Cursor {
+        Cursor {
+            sort,
+            site_id: self.site_id.clone(),
+            name: Some(self.name.clone()),
+            rank: segment::status(seg).map(query::rank_of),
+            received_at: self.received_at,
+        }
+    }
+}
+
+/// Up to `batch` candidates of `seg` after `after`, in list order: the sites the search and
+/// the filters let through and, when a state is asked for, its hint ([`status_hint`]). Only
+/// keys are read, so an index gives the order when there is one. With a search, the
+/// matching sites are read first through the search indexes (`MATERIALIZED`): otherwise the
+/// planner may walk the whole fleet in name order looking for them.
+#[allow(clippy::too_many_arguments)]
+async fn candidates(
+    conn: &mut PgConnection,
     req: &ListRequest,
     search: Option<(&str, &Terms)>,
     seg: Segment,
-    limit: i64,
+    status: Option<SiteStatus>,
+    after: Option<&Cursor>,
+    batch: i64,
     silent_before: DateTime<Utc>,
-) -> QueryBuilder<'static, Postgres> {
+) -> Result<Vec<Candidate>, Error> {
     let mut q = query::builder("", silent_before);
     let from = match search {
         Some((text, terms)) => {
-            q.push(format!(
-                "WITH matched AS MATERIALIZED (SELECT {COLUMNS} FROM sites s WHERE true"
-            ));
+            q.push(
+                "WITH matched AS MATERIALIZED (SELECT s.site_id, s.name FROM sites s WHERE true",
+            );
             push_search(&mut q, text, terms);
             push_filters(&mut q, &req.filter);
             q.push(") ");
@@ -176,40 +197,104 @@ fn segment_query(
         }
         None => "sites s",
     };
-    let judged = format!(
-        "SELECT * FROM (SELECT l.*, {} AS rank FROM (SELECT {COLUMNS}, {STATUS_SQL} AS status, st.received_at FROM",
-        status_order_sql()
-    );
-    let order = segment::order_by(req.sort, seg);
-    match req.filter.state.or(segment::status(seg)) {
-        None => {
-            q.push(format!(
-                "{judged} (SELECT * FROM (SELECT {COLUMNS}, st0.received_at FROM {from}
-                   LEFT JOIN site_state st0 USING (site_id) WHERE true"
-            ));
-            if search.is_none() {
-                push_filters(&mut q, &req.filter);
-            }
-            q.push(") p WHERE true");
-            segment::push_conditions(&mut q, req.sort, seg, req.cursor.as_ref());
-            q.push(order).push(" LIMIT ").push_bind(limit);
-            q.push(format!(") s{STATE_EACH_SQL}) l) r{order}"));
-        }
-        Some(status) => {
-            q.push(format!("{judged} {from}{STATE_EACH_SQL} WHERE true"));
-            if search.is_none() {
-                push_filters(&mut q, &req.filter);
-            }
-            if let Some(hint) = status_hint(status) {
-                q.push(" AND ").push(hint);
-            }
-            q.push(") l) r WHERE status = ").push_bind(status);
-            segment::push_conditions(&mut q, req.sort, seg, req.cursor.as_ref());
-            q.push(order).push(" LIMIT ").push_bind(limit);
-        }
+    // The latest state only when the order or the hint reads it: one index probe per
+    // candidate otherwise wasted on every match of a search.
+    let hint = status.and_then(status_hint);
+    let state = if req.sort == SiteSort::LastReport || hint.is_some_and(|h| h.contains("st.")) {
+        "st.received_at FROM {from} LEFT JOIN site_state st USING (site_id)"
+    } else {
+        "NULL::timestamptz AS received_at FROM {from}"
+    };
+    q.push(format!(
+        "SELECT * FROM (SELECT s.site_id, s.name, {} WHERE true",
+        state.replace("{from}", from)
+    ));
+    if search.is_none() {
+        push_filters(&mut q, &req.filter);
     }
-    q
+    if let Some(hint) = hint {
+        q.push(" AND ").push(hint);
+    }
+    q.push(") c WHERE true");
+    segment::push_conditions(&mut q, req.sort, seg, after);
+    q.push(segment::order_by(req.sort, seg))
+        .push(" LIMIT ")
+        .push_bind(batch);
+    Ok(q.build_query_as().fetch_all(&mut *conn).await?)
 }
+
+/// The `candidates` judged by [`STATUS_SQL`], those in `status` only if given, in the
+/// candidates' order.
+async fn judge(
+    conn: &mut PgConnection,
+    candidates: &[Candidate],
+    status: Option<SiteStatus>,
+    silent_before: DateTime<Utc>,
+) -> Result<Vec<ListedSite>, Error> {
+    let ids: Vec<String> = candidates.iter().map(|c| c.site_id.clone()).collect();
+    let mut q = query::builder(
+        &format!(
+            "SELECT * FROM (SELECT l.*, {} AS rank FROM (
+                 SELECT {COLUMNS}, {STATUS_SQL} AS status, st.received_at
+                 FROM sites s{STATE_EACH_SQL} WHERE s.site_id = ANY(",
+            status_order_sql()
+        ),
+        silent_before,
+    );
+    q.push_bind(ids.clone()).push(")) l) r WHERE true");
+    if let Some(status) = status {
+        q.push(" AND status = ").push_bind(status);
+    }
+    let mut judged: Vec<ListedSite> = q.build_query_as().fetch_all(&mut *conn).await?;
+    judged.sort_by_key(|s| ids.iter().position(|id| *id == s.site_id));
+    Ok(judged)
+}
+
+/// Up to `want` sites of one segment from the request's cursor on. Candidates are read in
+/// list order in batches and judged; with a state asked for, the batch is larger than what
+/// is still wanted (most of a hint's candidates are in its state) and the next batch starts
+/// after the last candidate until the page is full or the candidates run out.
+async fn segment_rows(
+    conn: &mut PgConnection,
+    req: &ListRequest,
+    search: Option<(&str, &Terms)>,
+    seg: Segment,
+    want: i64,
+    silent_before: DateTime<Utc>,
+) -> Result<Vec<ListedSite>, Error> {
+    let status = req.filter.state.or(segment::status(seg));
+    let mut after = req.cursor.clone();
+    let mut out: Vec<ListedSite> = Vec::new();
+    loop {
+        let missing = want - out.len() as i64;
+        let batch = match status {
+            Some(_) => (missing * 2 + 16).min(MAX_BATCH),
+            None => missing,
+        };
+        let found = candidates(
+            conn,
+            req,
+            search,
+            seg,
+            status,
+            after.as_ref(),
+            batch,
+            silent_before,
+        )
+        .await?;
+        out.extend(judge(conn, &found, status, silent_before).await?);
+        let exhausted = (found.len() as i64) < batch;
+        if exhausted || out.len() as i64 >= want {
+            break;
+        }
+        after = found.last().map(|c| c.cursor(req.sort, seg));
+    }
+    out.truncate(usize::try_from(want).unwrap_or_default());
+    Ok(out)
+}
+
+/// Most candidates read at once while looking for one state's sites.
+const MAX_BATCH: i64 = 1000;
 
 /// The cursor after `row` in `sort`.
 fn cursor_after(row: &ListedSite, sort: SiteSort) -> Cursor {
@@ -240,12 +325,11 @@ pub async fn page(
     let search = req.filter.q.as_deref().zip(terms.as_ref());
     let mut sites: Vec<ListedSite> = Vec::new();
     for seg in segment::segments(req) {
-        let left = limit + 1 - sites.len() as i64;
-        if left <= 0 {
+        let want = limit + 1 - sites.len() as i64;
+        if want <= 0 {
             break;
         }
-        let mut q = segment_query(req, search, seg, left, silent_before);
-        let rows: Vec<ListedSite> = q.build_query_as().fetch_all(&mut *conn).await?;
+        let rows = segment_rows(conn, req, search, seg, want, silent_before).await?;
         sites.extend(rows);
     }
     let more = sites.len() as i64 > limit;
