@@ -226,6 +226,11 @@ def main():
               f"events per browser min {counts[0]} / median {statistics.median(counts):.0f}, "
               f"{snapshots:.0f} snapshots computed (one per {args.refresh_seconds} s interval), "
               f"list p95 meanwhile {percentile(times, 95):.1f} ms, server RSS {rss_mb(proc.pid):.0f} MB")
+        count = metric(host, port, "onshi_console_snapshot_duration_seconds_count")
+        total = metric(host, port, "onshi_console_snapshot_duration_seconds_sum")
+        if count:
+            print(f"dashboard snapshot (read + render, shared by every browser): "
+                  f"mean {1000 * total / count:.0f} ms over {count:.0f}")
         stop = time.time()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

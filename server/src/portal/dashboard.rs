@@ -245,7 +245,7 @@ pub async fn page(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<impl IntoResponse, Error> {
-    let frame = state.live.fresh(&state, state.live_every).await?;
+    let frame = state.live.for_page(&state).await?;
     render(&DashboardPage {
         nav: Nav::from(&who).at("/"),
         frame: &frame,

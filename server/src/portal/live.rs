@@ -4,7 +4,8 @@
 //!   older than the refresh interval computes a new one, one computation at a time (the
 //!   others wait and take it), so 200 browsers cost one set of queries, not 200.
 //! - [`run_producer`] refreshes it every `--dashboard-refresh-seconds` while at least one
-//!   browser listens, and closes every stream on graceful shutdown.
+//!   browser listens (less often if a snapshot takes more than a fifth of that), and closes
+//!   every stream on graceful shutdown.
 //! - `GET /events` ([`events`]) is a Server-Sent Events stream: the sections that changed since
 //!   the last event this browser got, and the "as of" time. No database connection is held per
 //!   client (the guard's session check is the only query); keep-alive comments keep proxies
@@ -95,6 +96,24 @@ impl Hub {
         Ok(frame)
     }
 
+    /// The frame for a page load: the latest if it is younger than three intervals (its
+    /// "as of" time is on the page, and the live stream brings the next one within seconds),
+    /// refreshed in the background when older than one; else a new one, waited for.
+    pub async fn for_page(&self, state: &AppState) -> Result<Arc<Frame>, Error> {
+        let Some(frame) = self.current(state.live_every * 3) else {
+            return self.fresh(state, state.live_every).await;
+        };
+        if self.current(state.live_every).is_none() && self.computing.try_lock().is_ok() {
+            let (hub, state) = (self.clone(), state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = hub.fresh(&state, state.live_every).await {
+                    tracing::warn!(error = %e, "dashboard snapshot failed; the page showed the previous one");
+                }
+            });
+        }
+        Ok(frame)
+    }
+
     /// Browsers listening now.
     pub fn listeners(&self) -> usize {
         self.latest.receiver_count()
@@ -106,24 +125,33 @@ impl Hub {
     }
 }
 
+/// At most this share of the time goes into computing snapshots: a snapshot that takes
+/// longer than a fifth of the interval (a slow database, a very large fleet) stretches the
+/// interval instead of keeping the database busy.
+const MAX_BUSY_SHARE: u32 = 5;
+
 /// Refreshes the snapshot every `state.live_every` while someone listens, until `stop`.
 pub async fn run_producer(state: AppState, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
-    let mut tick = tokio::time::interval(state.live_every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pause = state.live_every;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => {
                 state.live.close();
                 return Ok(());
             }
         }
+        pause = state.live_every;
         if state.live.listeners() == 0 {
             continue;
         }
+        let started = std::time::Instant::now();
         // Half an interval: a frame a page load made just now is reused, not recomputed.
-        if let Err(e) = state.live.fresh(&state, state.live_every / 2).await {
-            tracing::warn!(error = %e, "dashboard snapshot failed; browsers keep the last one, retrying next interval");
+        match state.live.fresh(&state, state.live_every / 2).await {
+            Ok(_) => pause = pause.max(started.elapsed() * MAX_BUSY_SHARE),
+            Err(e) => {
+                tracing::warn!(error = %e, "dashboard snapshot failed; browsers keep the last one, retrying next interval")
+            }
         }
     }
 }
