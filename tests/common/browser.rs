@@ -158,8 +158,22 @@ impl Browser {
         self.wait_css(next).await
     }
 
-    /// Click a link by its exact text.
+    /// Click a link by its exact text. A link in the header's 管理 menu is shown first (the
+    /// menu is a closed `<details>`).
     pub async fn click_link(&self, text: &str) {
+        let _ = self
+            .client
+            .execute(
+                "var text = arguments[0];
+                 document.querySelectorAll('details.admin-menu').forEach(function (d) {
+                   d.querySelectorAll('a').forEach(function (a) {
+                     if (a.textContent.trim() === text) { d.open = true; }
+                   });
+                 });
+                 return true;",
+                vec![serde_json::json!(text)],
+            )
+            .await;
         self.client
             .wait()
             .at_most(STEP)
