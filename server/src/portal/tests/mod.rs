@@ -4,7 +4,9 @@
 mod accounts;
 mod admin;
 mod console;
+mod csv;
 mod errors;
+mod live;
 mod site_list;
 
 use std::net::SocketAddr;
