@@ -59,8 +59,6 @@ pub struct IncidentLine {
     /// The site's last report (`None`: never).
     pub last_report: Option<DateTime<Utc>>,
     pub silenced: bool,
-    /// Rows of the whole list (the same on every line).
-    pub total: i64,
 }
 
 /// Reads the snapshot; a report older than `silent_before` makes a site silent.
@@ -156,34 +154,42 @@ async fn incident_counts(conn: &mut PgConnection) -> Result<Counts, Error> {
 const LINE_SQL: &str = "SELECT i.incident_id AS id, i.site_id, si.name AS site_name, i.rule,
         i.severity, i.state, i.title, i.first_seen, st.received_at AS last_report";
 
-/// Open, unsilenced incidents matching `filter` (which reads `$1`, a text array), first
-/// [`LIST_ROWS`] in `order`, with the full count.
+/// Open, unsilenced incidents matching `filter` (which reads `$1`, a text array): how many,
+/// and the first [`LIST_ROWS`] in `order`. Counted apart, so that only the rows shown are
+/// joined to their site and state.
 async fn attention(
     conn: &mut PgConnection,
     filter: &str,
     arg: &[String],
     order: &str,
 ) -> Result<Attention, Error> {
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM incidents i
+         WHERE i.state <> 'resolved' AND {filter} AND NOT {SILENCED_SQL}"
+    ))
+    .bind(arg)
+    .fetch_one(&mut *conn)
+    .await?;
+    if total == 0 {
+        return Ok(Attention::default());
+    }
     let items: Vec<IncidentLine> = sqlx::query_as(&format!(
-        "{LINE_SQL}, false AS silenced, count(*) OVER () AS total
+        "{LINE_SQL}, false AS silenced
          FROM incidents i JOIN sites si USING (site_id) LEFT JOIN site_state st USING (site_id)
-         WHERE i.state <> 'resolved' AND NOT {SILENCED_SQL} AND {filter}
+         WHERE i.state <> 'resolved' AND {filter} AND NOT {SILENCED_SQL}
          ORDER BY {order}, i.incident_id LIMIT $2"
     ))
     .bind(arg)
     .bind(LIST_ROWS)
     .fetch_all(conn)
     .await?;
-    Ok(Attention {
-        total: items.first().map_or(0, |i| i.total),
-        items,
-    })
+    Ok(Attention { total, items })
 }
 
 /// The newest open incidents, silenced ones marked.
 async fn newest(conn: &mut PgConnection) -> Result<Vec<IncidentLine>, Error> {
     Ok(sqlx::query_as(&format!(
-        "{LINE_SQL}, {SILENCED_SQL} AS silenced, 0::bigint AS total
+        "{LINE_SQL}, {SILENCED_SQL} AS silenced
          FROM incidents i JOIN sites si USING (site_id) LEFT JOIN site_state st USING (site_id)
          WHERE i.state <> 'resolved'
          ORDER BY i.first_seen DESC, i.incident_id DESC LIMIT $1"
