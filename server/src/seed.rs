@@ -135,6 +135,7 @@ pub async fn seed(
     sqlx::query("ANALYZE sites").execute(pool).await?;
     sqlx::query("ANALYZE site_state").execute(pool).await?;
     sqlx::query("ANALYZE incidents").execute(pool).await?;
+    sqlx::query("ANALYZE silences").execute(pool).await?;
     Ok(())
 }
 

@@ -87,13 +87,8 @@ pub async fn snapshot(
     let readers = [Rule::ReaderOff, Rule::ReaderAbsent].map(|r| r.as_str().to_owned());
     let readers_off = attention(conn, "i.rule = ANY($1)", &readers, "i.first_seen").await?;
     let offline = [Rule::Offline.as_str().to_owned()];
-    let silent = attention(
-        conn,
-        "i.rule = ANY($1)",
-        &offline,
-        "st.received_at NULLS FIRST",
-    )
-    .await?;
+    // Silent the longest first: the sweep opened `offline` when the site went quiet.
+    let silent = attention(conn, "i.rule = ANY($1)", &offline, "i.first_seen").await?;
     let newest = newest(conn).await?;
     tx.commit().await?;
     Ok(Snapshot {
@@ -155,8 +150,8 @@ const LINE_SQL: &str = "SELECT i.incident_id AS id, i.site_id, si.name AS site_n
         i.severity, i.state, i.title, i.first_seen, st.received_at AS last_report";
 
 /// Open, unsilenced incidents matching `filter` (which reads `$1`, a text array): how many,
-/// and the first [`LIST_ROWS`] in `order`. Counted apart, so that only the rows shown are
-/// joined to their site and state.
+/// and the first [`LIST_ROWS`] in `order` (over the incident's own columns). Counted apart,
+/// so that only the rows shown are joined to their site and state.
 async fn attention(
     conn: &mut PgConnection,
     filter: &str,
@@ -175,9 +170,11 @@ async fn attention(
     }
     let items: Vec<IncidentLine> = sqlx::query_as(&format!(
         "{LINE_SQL}, false AS silenced
-         FROM incidents i JOIN sites si USING (site_id) LEFT JOIN site_state st USING (site_id)
-         WHERE i.state <> 'resolved' AND {filter} AND NOT {SILENCED_SQL}
-         ORDER BY {order}, i.incident_id LIMIT $2"
+         FROM (SELECT * FROM incidents i
+               WHERE i.state <> 'resolved' AND {filter} AND NOT {SILENCED_SQL}
+               ORDER BY {order}, i.incident_id LIMIT $2) i
+         JOIN sites si USING (site_id) LEFT JOIN site_state st USING (site_id)
+         ORDER BY {order}, i.incident_id"
     ))
     .bind(arg)
     .bind(LIST_ROWS)

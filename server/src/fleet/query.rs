@@ -22,13 +22,16 @@ use crate::sites::{Health, Maintenance, SiteKind, SiteStatus};
 /// Whether an active silence matches open incident `i` now: the SQL twin of
 /// `incidents::silence::matches` (same matchers, same half-open window), for queries that
 /// judge many incidents at once; `portal::tests::console` checks that the two agree. The
-/// site's prefecture and kind are looked up only for a silence that names one. A macro so
-/// that the constants below can be `concat!`ed.
+/// active silences are read once per query (an uncorrelated sub-select, kept in memory) and
+/// each incident is matched against that short list — no index or table access per
+/// incident, whatever the planner knows of the small `silences` table; the site's prefecture
+/// and kind are looked up only for a silence that names one. A macro so that the constants
+/// below can be `concat!`ed.
 macro_rules! silenced_sql {
     () => {
-        "EXISTS (SELECT 1 FROM silences sl
-            WHERE sl.starts_at <= now() AND now() < sl.ends_at
-              AND (sl.site_id IS NULL OR sl.site_id = i.site_id)
+        "EXISTS (SELECT 1 FROM unnest((SELECT array_agg(a) FROM silences a
+                                       WHERE a.starts_at <= now() AND now() < a.ends_at)) sl
+            WHERE (sl.site_id IS NULL OR sl.site_id = i.site_id)
               AND (sl.rule IS NULL OR sl.rule = i.rule)
               AND (sl.prefecture IS NULL
                    OR sl.prefecture = (SELECT x.prefecture FROM sites x WHERE x.site_id = i.site_id))
