@@ -45,9 +45,17 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
     browser.type_into("input[name=password]", &password).await;
     browser.click("button[type=submit]").await;
 
-    // The fleet: the reporting site is red (its router target is down).
+    // The dashboard: the reporting site is red (its router target is down) as soon as the
+    // incident worker has opened the incident — the page updates by itself.
+    browser.wait_path("/").await;
+    browser
+        .wait_text(r#"#fleet li[data-key="critical"] .n"#, "1")
+        .await;
     let row = browser
-        .wait_css(r#"tr[data-site-id="clinic-browser"]"#)
+        .goto_until(
+            &server.http("/sites"),
+            r#"tr[data-site-id="clinic-browser"]"#,
+        )
         .await;
     assert_eq!(
         row.attr("data-state").await.unwrap().as_deref(),
@@ -55,14 +63,17 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
     );
     assert!(row.text().await.unwrap().contains("異常"));
 
-    // The admin menu fits on one line on a 1280px-wide screen.
+    // The header — global search, menu, 管理, operator, logout — fits on one line on a
+    // 1280px-wide screen.
     browser.client.set_window_size(1280, 900).await.unwrap();
     let items = browser
         .client
-        .find_all(Locator::Css("nav.menu > a, nav.menu .who, nav.menu button"))
+        .find_all(Locator::Css(
+            "header.top .global-search, nav.menu > a, nav.menu summary, nav.menu .who, nav.menu button",
+        ))
         .await
         .unwrap();
-    assert!(items.len() >= 8, "admin menu items: {}", items.len());
+    assert!(items.len() >= 8, "header items: {}", items.len());
     let (mut top, mut bottom) = (f64::MAX, f64::MIN);
     for item in &items {
         let (_, y, _, h) = item.rectangle().await.unwrap();
@@ -76,7 +87,7 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
     );
 
     // Register a site and issue its one-time enrolment token.
-    browser.click_link("サイト登録").await;
+    browser.click_admin_link("サイト登録").await;
     browser.wait_path("/admin/sites").await;
     browser.type_into("input[name=site_id]", "clinic-new").await;
     browser

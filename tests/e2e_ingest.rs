@@ -62,15 +62,24 @@ async fn agent_report_reaches_site_state_and_portal() {
     );
     assert!(!report["host"]["hostname"].as_str().unwrap().is_empty());
 
+    // The site's state follows its incidents: red once the incident worker has opened
+    // `network_unreachable` for the dead target (polled, bounded; no timing asserted).
     let viewer = server.session("viewer1", "viewer").await;
-    let page = viewer
-        .get(server.http("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let mut page = String::new();
+    for _ in 0..600 {
+        page = viewer
+            .get(server.http("/sites"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains(r#"data-site-id="clinic-0001" data-state="critical""#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(
         page.contains(r#"data-site-id="clinic-0001" data-state="critical""#),
         "{page}"

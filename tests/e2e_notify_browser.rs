@@ -39,7 +39,7 @@ async fn admin_adds_a_channel_tests_it_and_resends_a_dead_letter() {
         .login(&server.http(""), "ops-admin", &password)
         .await;
 
-    browser.click_link("通知").await;
+    browser.click_link("通知チャネル").await;
     browser.wait_path("/admin/channels").await;
     browser
         .wait_text("table.channels", "チャネルはありません")

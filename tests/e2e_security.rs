@@ -333,7 +333,7 @@ async fn bad_input_gets_a_japanese_4xx_never_a_500() {
     let server = Server::start(&db.url);
     let admin = server.session("admin1", "admin").await;
     let resp = admin
-        .get(server.http("/?page=9223372036854775807"))
+        .get(server.http("/sites?cursor=9223372036854775807"))
         .send()
         .await
         .unwrap();
@@ -346,7 +346,8 @@ async fn bad_input_gets_a_japanese_4xx_never_a_500() {
     );
     let page = resp.text().await.unwrap();
     assert!(
-        page.contains("ページ番号は 1〜") && page.contains("サイト一覧へ戻る"),
+        page.contains("ページの位置（cursor）が正しくありません")
+            && page.contains("サイト一覧へ戻る"),
         "{page}"
     );
     let resp = admin

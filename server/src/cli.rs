@@ -364,6 +364,11 @@ pub struct ServeArgs {
     /// from notification messages; none: no link.
     #[arg(long, env = "ONSHI_PORTAL_URL")]
     pub portal_url: Option<url::Url>,
+    /// Seconds between two dashboard snapshots while browsers watch it (one snapshot per
+    /// process, shared by every browser through /events).
+    #[arg(long, env = "ONSHI_DASHBOARD_REFRESH_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub dashboard_refresh_seconds: u32,
 }
 
 /// A number of seconds above zero (fractions allowed, for tests).

@@ -25,6 +25,43 @@ const MAKERS: [Option<ReaderMaker>; 6] = [
     None,
 ];
 
+/// First parts of the demo sites' names: family names and the names clinics take.
+const DEMO_NAMES: [&str; 20] = [
+    "山田",
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "さくら",
+    "渡辺",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山本",
+    "ひまわり",
+    "松本",
+    "井上",
+    "木村",
+    "あおば",
+    "清水",
+    "みどり",
+    "山口",
+];
+/// What a clinic is, after its first part.
+const DEMO_CLINICS: [&str; 10] = [
+    "内科クリニック",
+    "医院",
+    "整形外科",
+    "眼科",
+    "小児科クリニック",
+    "皮膚科",
+    "耳鼻咽喉科",
+    "歯科医院",
+    "内科",
+    "ファミリークリニック",
+];
+
 /// Silence (minutes, while open) after which the demo raises `offline`.
 const DEMO_OFFLINE_MINUTES: u32 = 2;
 
@@ -79,10 +116,12 @@ pub fn fleet(count: u32) -> Vec<DemoSite> {
                 SiteKind::Pharmacy,
                 SiteKind::HomeNursing,
             ][i % 4];
-            let kind_ja = match kind {
-                SiteKind::Pharmacy => "薬局",
+            // Names as clinics are named, so the console's search has something to find
+            // (「山田」, 「さくら」).
+            let suffix = match kind {
+                SiteKind::Pharmacy => ["薬局", "調剤薬局"][(i / 4) % 2],
                 SiteKind::HomeNursing => "訪問看護ステーション",
-                SiteKind::Clinic => "クリニック",
+                SiteKind::Clinic => DEMO_CLINICS[(i / 20) % DEMO_CLINICS.len()],
             };
             let fault = match i % 20 {
                 3 => Fault::ReaderOff,
@@ -98,7 +137,7 @@ pub fn fleet(count: u32) -> Vec<DemoSite> {
             };
             DemoSite {
                 site_id: format!("demo-{:04}", i + 1),
-                name: format!("デモ{}{}", kind_ja, i + 1),
+                name: format!("{}{}", DEMO_NAMES[i % DEMO_NAMES.len()], suffix),
                 prefecture: PREFECTURES[(i * 7) % PREFECTURES.len()],
                 kind,
                 reader_maker: MAKERS[i % MAKERS.len()],

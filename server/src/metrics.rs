@@ -42,6 +42,7 @@ pub struct Metrics {
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
     pub incidents: crate::incidents::metrics::IncidentMetrics,
     pub notify: crate::notify::metrics::NotifyMetrics,
+    pub console: crate::portal::live::LiveMetrics,
 }
 
 impl Default for Metrics {
@@ -111,9 +112,11 @@ impl Metrics {
         );
         let incidents = crate::incidents::metrics::IncidentMetrics::register(&mut registry);
         let notify = crate::notify::metrics::NotifyMetrics::register(&mut registry);
+        let console = crate::portal::live::LiveMetrics::register(&mut registry);
         Self {
             incidents,
             notify,
+            console,
             registry: Arc::new(registry),
             reports_ingested,
             reports_duplicate,

@@ -78,6 +78,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     state.behind_tls = args.behind_tls;
     state.escalation_mail =
         crate::escalation::send::Sender::optional(&args.escalation_mail)?.map(Arc::new);
+    state.live_every = Duration::from_secs(u64::from(args.dashboard_refresh_seconds));
+    tasks.push(tokio::spawn(portal::live::run_producer(
+        state.clone(),
+        shutdown.subscribe(),
+    )));
     let app = portal::router(state);
     let http_stop = stopped(shutdown.subscribe());
     tasks.push(tokio::spawn(async move {

@@ -158,8 +158,22 @@ impl Browser {
         self.wait_css(next).await
     }
 
-    /// Click a link by its exact text.
+    /// Click a link by its exact text. A link in the header's 管理 menu is shown first (the
+    /// menu is a closed `<details>`).
     pub async fn click_link(&self, text: &str) {
+        let _ = self
+            .client
+            .execute(
+                "var text = arguments[0];
+                 document.querySelectorAll('details.admin-menu').forEach(function (d) {
+                   d.querySelectorAll('a').forEach(function (a) {
+                     if (a.textContent.trim() === text) { d.open = true; }
+                   });
+                 });
+                 return true;",
+                vec![serde_json::json!(text)],
+            )
+            .await;
         self.client
             .wait()
             .at_most(STEP)
@@ -169,6 +183,27 @@ impl Browser {
             .click()
             .await
             .unwrap();
+    }
+
+    /// Open the header's 管理 menu (administrators) and click its entry `text`.
+    pub async fn click_admin_link(&self, text: &str) {
+        self.click("details.admin-menu > summary").await;
+        self.wait_css("details.admin-menu[open]").await;
+        self.click_link(text).await;
+    }
+
+    /// Load `url` again and again until an element matching `css` is there: for pages that
+    /// show a state the server reaches on its own (an incident opened by the worker).
+    pub async fn goto_until(&self, url: &str, css: &str) -> Element {
+        let deadline = Instant::now() + STEP;
+        loop {
+            self.goto(url).await;
+            if let Ok(found) = self.client.find(Locator::Css(css)).await {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "{url} never showed {css}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
     }
 
     /// Log in through the form and wait until the login page is gone.

@@ -31,8 +31,18 @@ pub fn remote_addr(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// The principal behind a request, if any.
+/// The principal behind a request, if any (an active request: see [`authenticate_as`]).
 pub async fn authenticate(pool: &PgPool, headers: &HeaderMap) -> Result<Option<Principal>, Error> {
+    authenticate_as(pool, headers, login::Activity::Active).await
+}
+
+/// The principal behind a request, if any; `activity` says whether a session cookie's idle
+/// clock restarts.
+pub async fn authenticate_as(
+    pool: &PgPool,
+    headers: &HeaderMap,
+    activity: login::Activity,
+) -> Result<Option<Principal>, Error> {
     if let Some(bearer) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -42,7 +52,7 @@ pub async fn authenticate(pool: &PgPool, headers: &HeaderMap) -> Result<Option<P
     }
     let jar = CookieJar::from_headers(headers);
     match jar.get(SESSION_COOKIE) {
-        Some(cookie) => login::session_principal(pool, cookie.value()).await,
+        Some(cookie) => login::session_principal_as(pool, cookie.value(), activity).await,
         None => Ok(None),
     }
 }

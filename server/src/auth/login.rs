@@ -193,8 +193,28 @@ struct SessionRow {
     last_seen_at: DateTime<Utc>,
 }
 
-/// The operator behind a session cookie, if the session is alive.
+/// Whether a request counts as the operator's activity for the idle timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// A page, a form, an API call: the session's idle clock restarts.
+    Active,
+    /// Only listening (the dashboard's live stream): an unattended screen still logs out
+    /// after the idle timeout.
+    Listening,
+}
+
+/// The operator behind a session cookie, if the session is alive (an active request).
 pub async fn session_principal(pool: &PgPool, token: &str) -> Result<Option<Principal>, Error> {
+    session_principal_as(pool, token, Activity::Active).await
+}
+
+/// The operator behind a session cookie, if the session is alive; `activity` says whether
+/// the request restarts the idle clock.
+pub async fn session_principal_as(
+    pool: &PgPool,
+    token: &str,
+    activity: Activity,
+) -> Result<Option<Principal>, Error> {
     let now = Utc::now();
     let hash = secret::digest(token);
     let row: Option<SessionRow> = sqlx::query_as(
@@ -215,7 +235,7 @@ pub async fn session_principal(pool: &PgPool, token: &str) -> Result<Option<Prin
         return Ok(None);
     }
     // Touch at most once a minute: fewer writes, same idle timeout in effect.
-    if now - s.last_seen_at > Duration::minutes(1) {
+    if activity == Activity::Active && now - s.last_seen_at > Duration::minutes(1) {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
             .bind(&hash)
             .bind(now)

@@ -80,13 +80,30 @@ pub fn matches(silence: &Silence, target: &Target<'_>, now: DateTime<Utc>) -> bo
         && silence.kind.is_none_or(|k| k == target.kind)
 }
 
-/// The matcher part of [`matches`] in SQL (without the time window), for filtering lists in
-/// the database: true when silence `sl` names incident `i` of site `s`. The test
-/// `matches_sql_agrees_with_matches` (portal handler tests) keeps the two definitions together.
-pub const MATCHES_TARGET_SQL: &str = "(sl.site_id IS NULL OR sl.site_id = i.site_id)
+/// The matcher part of [`matches`] in SQL (without the time window): true when silence `sl`
+/// names incident `i`, given SQL expressions for the incident's site's prefecture and kind.
+/// The one SQL form of the matchers; a macro so that callers can `concat!` it into constant
+/// queries. The tests `matches_sql_agrees_with_matches` and `the_silence_sql_agrees_with_
+/// silence_matches` (portal handler tests) keep it and [`matches`] together.
+#[macro_export]
+macro_rules! silence_matches_sql {
+    ($prefecture:expr, $kind:expr) => {
+        concat!(
+            "(sl.site_id IS NULL OR sl.site_id = i.site_id)
      AND (sl.rule IS NULL OR sl.rule = i.rule)
-     AND (sl.prefecture IS NULL OR sl.prefecture = s.prefecture)
-     AND (sl.kind IS NULL OR sl.kind = s.kind)";
+     AND (sl.prefecture IS NULL OR sl.prefecture = ",
+            $prefecture,
+            ")
+     AND (sl.kind IS NULL OR sl.kind = ",
+            $kind,
+            ")"
+        )
+    };
+}
+
+/// [`silence_matches_sql!`] for a query that joins the incident's site as `s`, for filtering
+/// lists in the database.
+pub const MATCHES_TARGET_SQL: &str = silence_matches_sql!("s.prefecture", "s.kind");
 
 /// A new silence as entered (API JSON or CLI flags); text fields still to be checked.
 #[derive(Debug, Clone, Default, Deserialize)]

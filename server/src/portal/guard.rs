@@ -12,7 +12,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::AppState;
-use crate::auth::extract::{Access, authenticate};
+use crate::auth::extract::{Access, authenticate_as};
+use crate::auth::login::Activity;
 use crate::error::Error;
 
 /// Largest form a guarded write may carry (forms here are small).
@@ -50,7 +51,7 @@ async fn check(
     required: crate::auth::Role,
     req: Request,
 ) -> Result<Request, Response> {
-    let principal = authenticate(&state.pool, req.headers())
+    let principal = authenticate_as(&state.pool, req.headers(), activity(&req))
         .await
         .map_err(IntoResponse::into_response)?;
     let Some(principal) = principal else {
@@ -78,6 +79,21 @@ async fn check(
     }
     req.extensions_mut().insert(principal);
     Ok(req)
+}
+
+/// A browser that only listens for updates (`EventSource` asks for `text/event-stream`)
+/// does not keep its session alive: the idle timeout still logs out an unattended screen.
+fn activity(req: &Request) -> Activity {
+    let listening = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if listening {
+        Activity::Listening
+    } else {
+        Activity::Active
+    }
 }
 
 fn not_logged_in(req: &Request) -> Response {

@@ -4,6 +4,8 @@
 //! guard (and the auth test walks the same table).
 
 mod admin;
+pub mod assets;
+pub mod dashboard;
 mod desk_api;
 pub mod desk_view;
 pub mod desks_page;
@@ -17,12 +19,14 @@ pub mod guard;
 mod incident_forms;
 mod incidents_api;
 pub mod incidents_pages;
+pub mod live;
 mod ops;
 mod pages;
 pub mod routes;
 mod session;
 pub mod silence_form;
 pub mod site_page;
+pub mod site_list;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -48,6 +52,10 @@ pub struct AppState {
     pub behind_tls: bool,
     /// SMTP transport for escalation mail to vendors (`--escalation-smtp-url`); `None`: off.
     pub escalation_mail: Option<std::sync::Arc<crate::escalation::send::Sender>>,
+    /// The dashboard snapshot shared by every browser of this process (`/`, `/events`).
+    pub live: live::Hub,
+    /// How often the dashboard snapshot is refreshed while someone watches it.
+    pub live_every: Duration,
 }
 
 impl AppState {
@@ -60,7 +68,19 @@ impl AppState {
             stale_after: Duration::from_secs(16 * 60),
             behind_tls: false,
             escalation_mail: None,
+            live: live::Hub::new(),
+            live_every: live::DEFAULT_EVERY,
         }
+    }
+
+    /// Reports received before this instant (at `now`) count as silence: `$1` of
+    /// `fleet::query::STATUS_SQL`.
+    pub fn silent_before(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        now - chrono::Duration::from_std(self.stale_after)
+            .unwrap_or_else(|_| chrono::Duration::minutes(16))
     }
 }
 
@@ -70,6 +90,8 @@ pub struct Nav {
     pub role: &'static str,
     pub is_admin: bool,
     pub csrf: String,
+    /// The menu entry of the page shown (`aria-current`), e.g. "/sites"; empty for none.
+    pub current: &'static str,
 }
 
 impl Nav {
@@ -79,7 +101,14 @@ impl Nav {
             role: p.role.label_ja(),
             is_admin: p.role == crate::auth::Role::Admin,
             csrf: p.csrf.clone().unwrap_or_default(),
+            current: "",
         }
+    }
+
+    /// The same header, with `path`'s menu entry marked as the current page.
+    pub fn at(mut self, path: &'static str) -> Self {
+        self.current = path;
+        self
     }
 }
 

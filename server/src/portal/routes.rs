@@ -6,8 +6,8 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use super::admin::{agents, audit, deliveries, notify, operators, sites, tokens};
 use super::admin::{hours, makers, receipt_vendors, silences, site_delete};
 use super::{
-    AppState, desk_api, desks_page, incident_forms, incidents_api, incidents_pages, ops, pages,
-    session, site_page,
+    AppState, assets, dashboard, desk_api, desks_page, incident_forms, incidents_api,
+    incidents_pages, live, ops, pages, session, site_list, site_page,
 };
 use super::{escalations_api, escalations_forms, escalations_page};
 use crate::auth::Role::{Admin, Operator, Viewer};
@@ -45,7 +45,8 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         r(Method::GET, "/healthz", Public, get(ops::healthz)),
         r(Method::GET, "/readyz", Public, get(ops::readyz)),
         r(Method::GET, "/metrics", Public, get(ops::metrics)),
-        r(Method::GET, "/static/portal.css", Public, get(pages::css)),
+        // Content-hashed stylesheet and scripts (portal/assets.rs).
+        r(Method::GET, "/static/{file}", Public, get(assets::serve)),
         r(
             Method::GET,
             "/api/v1/openapi.json",
@@ -53,7 +54,11 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(desk_api::openapi),
         ),
         // Any logged-in operator.
-        r(Method::GET, "/", Role(Viewer), get(pages::index)),
+        r(Method::GET, "/", Role(Viewer), get(dashboard::page)),
+        // The operator console (issue 13): site list, its CSV, the dashboard's live stream.
+        r(Method::GET, "/sites", Role(Viewer), get(site_list::list)),
+        r(Method::GET, "/sites.csv", Role(Viewer), get(site_list::csv)),
+        r(Method::GET, "/events", Role(Viewer), get(live::events)),
         r(Method::POST, "/logout", Role(Viewer), post(session::logout)),
         r(
             Method::GET,

@@ -141,26 +141,42 @@ async fn the_pills_and_the_list_agree_on_a_silent_site() {
     site_with_state(&h, "b-critical", "critical", 1).await;
     site_with_state(&h, "c-ok", "ok", 1).await;
     site_with_state(&h, "d-closed", "critical", 600).await;
-    // The sweep found a-silent silent while open; d-closed is just off for the night.
+    // The sweep found a-silent silent while open; d-closed is just off for the night;
+    // b-critical has an open critical incident (its state follows it, not the raw health).
     sqlx::query(
         "INSERT INTO incidents (site_id, rule, severity, state, title, first_seen, last_seen)
-         VALUES ('a-silent', 'offline', 'critical', 'open', '停止中', now(), now())",
+         VALUES ('a-silent', 'offline', 'critical', 'open', '停止中', now(), now()),
+                ('b-critical', 'reader_off', 'critical', 'open', '電源断', now(), now())",
     )
     .execute(&h.pool)
     .await
     .unwrap();
     let page = text(h.send(get("/", Some(&viewer))).await).await;
-    assert!(page.contains("異常 1</span>"), "{page}");
-    assert!(page.contains("停止中 1</span>"));
-    assert!(page.contains("営業時間外 1</span>"), "{page}");
+    assert!(
+        page.contains(
+            r#"data-key="critical"><a href="/sites?state=critical"><span class="n">1</span>"#
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            r#"data-key="silent"><a href="/sites?state=silent"><span class="n">1</span>"#
+        )
+    );
+    assert!(
+        page.contains(
+            r#"data-key="closed"><a href="/sites?state=closed"><span class="n">1</span>"#
+        )
+    );
+    let page = text(h.send(get("/sites?sort=state", Some(&viewer))).await).await;
     assert!(page.contains(r#"data-site-id="a-silent" data-state="stale""#));
-    let order: Vec<usize> = ["b-critical", "a-silent", "c-ok"]
+    let order: Vec<usize> = ["b-critical", "a-silent", "c-ok", "d-closed"]
         .iter()
         .map(|id| page.find(&format!(r#"data-site-id="{id}""#)).unwrap())
         .collect();
     assert!(
-        order[0] < order[1] && order[1] < order[2],
-        "silent sorts after critical"
+        order.windows(2).all(|w| w[0] < w[1]),
+        "critical, silent, ok, closed"
     );
     let api: serde_json::Value =
         serde_json::from_str(&text(h.send(get("/api/v1/sites", Some(&viewer))).await).await)

@@ -13,12 +13,12 @@ async fn huge_page_numbers_and_nul_are_refused_in_japanese() {
     let admin = h.session("admin1", Role::Admin).await;
 
     let resp = h
-        .send(get("/?page=9223372036854775807", Some(&admin)))
+        .send(get("/sites?cursor=9223372036854775807", Some(&admin)))
         .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(content_type(&resp).starts_with("text/html"));
     let page = text(resp).await;
-    assert!(page.contains("ページ番号は 1〜"), "{page}");
+    assert!(page.contains("一覧の先頭から開き直してください"), "{page}");
     assert!(page.contains(r#"href="/""#), "a way back: {page}");
 
     for query in ["page=9223372036854775807", "page=abc", "page=0"] {
@@ -140,8 +140,13 @@ async fn authenticated_pages_are_not_cached_and_carry_the_security_headers() {
     // The login page and static files carry the policy but may be cached as before.
     let resp = h.send(get("/login", None)).await;
     assert!(resp.headers().contains_key("permissions-policy"));
-    let resp = h.send(get("/static/portal.css", None)).await;
-    assert_eq!(resp.headers()[header::CACHE_CONTROL], "max-age=3600");
+    let resp = h
+        .send(get(&crate::portal::assets::url("portal.css"), None))
+        .await;
+    assert_eq!(
+        resp.headers()[header::CACHE_CONTROL],
+        crate::portal::assets::IMMUTABLE
+    );
     let css = text(resp).await;
     assert!(css.contains(":focus-visible"), "visible keyboard focus");
 }

@@ -3,12 +3,16 @@
 
 mod accounts;
 mod admin;
+mod console;
 mod console_admin;
+mod csv;
 mod errors;
 mod escalations;
 mod fixtures;
 mod incidents_pages;
+mod live;
 mod notify;
+mod site_list;
 mod site_page;
 
 use std::net::SocketAddr;
