@@ -66,6 +66,12 @@ pub enum Command {
     Restore(crate::ca_backup::RestoreArgs),
     /// Ask the local HTTP listener for /healthz (container HEALTHCHECK).
     Healthcheck(crate::healthcheck::HealthcheckArgs),
+    /// Agent releases: signing keys, signing (offline), publishing (docs/UPDATES.md).
+    #[command(subcommand)]
+    Release(crate::updates::cli::ReleaseCommand),
+    /// Rolling a release out to the fleet in rings (docs/UPDATES.md).
+    #[command(subcommand)]
+    Rollout(crate::updates::cli::RolloutCommand),
 }
 
 /// Whether a site is closed on national holidays and 12/29–1/3.
@@ -300,6 +306,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ONSHI_MAX_GRPC_CONNECTIONS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_grpc_connections: Option<u64>,
+    #[command(flatten)]
+    pub updates: crate::updates::UpdateArgs,
 }
 
 impl ServeArgs {

@@ -25,3 +25,4 @@ pub mod serve;
 pub mod sites;
 pub mod text;
 pub mod tls;
+pub mod updates;

@@ -83,6 +83,8 @@ fn main() -> ExitCode {
             Command::Backup(args) => ca_backup::backup(&args).await?,
             Command::Restore(args) => ca_backup::restore(&args).await?,
             Command::Healthcheck(args) => healthcheck::run(&args).await?,
+            Command::Release(cmd) => onshi_server::updates::cli::release(cmd).await?,
+            Command::Rollout(cmd) => onshi_server::updates::cli::rollout(cmd).await?,
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {

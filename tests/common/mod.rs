@@ -454,6 +454,7 @@ pub fn batch(
         agent_id: agent.into(),
         reports,
         abandoned_through: 0,
+        update: None,
     }
 }
 
