@@ -32,9 +32,7 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
     browser.goto(&server.http("/")).await;
     browser.wait_path("/login").await;
     browser.type_into("input[name=username]", "ops-admin").await;
-    browser
-        .type_into("input[name=password]", "wrong password")
-        .await;
+    browser.type_into("input[name=password]", "wrong password").await;
     browser.click("button[type=submit]").await;
     // The answer is another /login page: wait for its error, not the old form.
     browser
@@ -79,9 +77,7 @@ async fn operator_logs_in_sees_the_fleet_and_enrols_a_site() {
     browser.click_link("サイト登録").await;
     browser.wait_path("/admin/sites").await;
     browser.type_into("input[name=site_id]", "clinic-new").await;
-    browser
-        .type_into("input[name=name]", "新宿テストクリニック")
-        .await;
+    browser.type_into("input[name=name]", "新宿テストクリニック").await;
     browser.click("form.card button[type=submit]").await;
     browser
         .wait_text(r#"tr[data-site-id="clinic-new"]"#, "新宿テストクリニック")
