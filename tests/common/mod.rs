@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod incidents;
+pub mod updates;
 pub mod windows;
 
 use std::io::{BufRead, BufReader};
