@@ -203,11 +203,16 @@ pub struct Installed {
 impl Installed {
     /// Installs and enrols the Linux agent for `site`.
     pub fn new(server: &Server, key: &TestKey, site: &str) -> Installed {
+        Installed::with_state(server, key, site, None)
+    }
+
+    /// The same with the state directory at `state` (e.g. a small disk).
+    pub fn with_state(server: &Server, key: &TestKey, site: &str, state: Option<PathBuf>) -> Installed {
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join("bin").join("onshi-agent");
         std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
         std::fs::copy(bin("onshi-agent"), &exe).unwrap();
-        let state = dir.path().join("state");
+        let state = state.unwrap_or_else(|| dir.path().join("state"));
         let config = dir.path().join("agent.toml");
         std::fs::write(&config, config_text(&key.public.display().to_string())).unwrap();
         let agent_id = server.enroll(site, &state);

@@ -35,6 +35,9 @@ pub struct UpdateRpc {
     downloads: Arc<Semaphore>,
     limiter: Option<Arc<Limiter>>,
     binaries: Mutex<HashMap<i64, Arc<Vec<u8>>>>,
+    /// Set at shutdown: streams end early (the agent resumes later) instead
+    /// of holding a graceful stop for minutes.
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// UNAVAILABLE with the `retry-after-seconds` trailer the agent honours.
@@ -54,7 +57,12 @@ fn busy_pause(agent_id: &str) -> u64 {
 }
 
 impl UpdateRpc {
-    pub fn new(pool: PgPool, offers: Arc<Offers>, args: &UpdateArgs) -> UpdateRpc {
+    pub fn new(
+        pool: PgPool,
+        offers: Arc<Offers>,
+        args: &UpdateArgs,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> UpdateRpc {
         let limiter = NonZeroU32::new(args.update_download_bytes_per_second).map(|rate| {
             let burst = NonZeroU32::new(rate.get().max(CHUNK as u32)).unwrap_or(rate);
             Arc::new(governor::RateLimiter::direct(
@@ -67,6 +75,7 @@ impl UpdateRpc {
             downloads: Arc::new(Semaphore::new(args.update_max_downloads as usize)),
             limiter,
             binaries: Mutex::new(HashMap::new()),
+            stop,
         }
     }
 
@@ -170,11 +179,20 @@ impl UpdateService for UpdateRpc {
         }
         tracing::info!(%agent_id, version = %live.version, offset = req.offset, size = live.size, "release download started");
         let limiter = self.limiter.clone();
+        let stop = self.stop.clone();
         let stream = futures_util::stream::unfold(
-            (req.offset as usize, binary, permit, limiter),
-            |(pos, binary, permit, limiter)| async move {
+            (req.offset as usize, binary, permit, limiter, stop),
+            |(pos, binary, permit, limiter, stop)| async move {
                 if pos >= binary.len() {
                     return None;
+                }
+                if *stop.borrow() {
+                    let status = retry_later(
+                        "the server is shutting down; resume the download later".into(),
+                        30,
+                    );
+                    // Ends the stream after this error (position past the end).
+                    return Some((Err(status), (usize::MAX, binary, permit, limiter, stop)));
                 }
                 let end = (pos + CHUNK).min(binary.len());
                 if let Some(limiter) = &limiter {
@@ -187,7 +205,7 @@ impl UpdateService for UpdateRpc {
                     data: binary[pos..end].to_vec(),
                     total_size: binary.len() as u64,
                 };
-                Some((Ok(chunk), (end, binary, permit, limiter)))
+                Some((Ok(chunk), (end, binary, permit, limiter, stop)))
             },
         );
         Ok(Response::new(Box::pin(stream)))
