@@ -142,6 +142,14 @@ async fn a_release_that_exits_at_once_is_rolled_back_on_the_pc_and_halts_the_rol
     let releases = tempfile::tempdir().unwrap();
     let mut agent = Installed::new(&server, &key, "upd-bad");
     set_hours(&server, "upd-bad", false);
+    // A channel for the operators (nothing listens there: the delivery is what is checked).
+    ok(
+        server.admin(&[
+            "channel", "add", "--kind", "webhook", "--name", "ops",
+            "--url", "http://127.0.0.1:9/onshi", "--secret", "0123456789abcdef0123",
+        ]),
+        "channel add",
+    );
     let original = sha256(&agent.exe);
     agent.start(&server);
 
@@ -182,6 +190,16 @@ async fn a_release_that_exits_at_once_is_rolled_back_on_the_pc_and_halts_the_rol
         .await
         .unwrap();
     assert_eq!(audited, 1);
+    // ...and said in a notification (the operators' channels, issue 12).
+    let (subject, body): (String, String) = eventually("the halt notification", || async {
+        sqlx::query_as("SELECT subject, body FROM notify_deliveries WHERE kind = 'event' AND channel_name = 'ops'")
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert!(subject.contains(&bad) && subject.contains("自動停止"), "{subject}");
+    assert!(body.contains(&format!("/admin/rollouts/{rollout}")), "{body}");
     let widen = server.admin(&["rollout", "widen", "--id", &rollout.to_string()]);
     assert!(!widen.status.success());
     assert!(String::from_utf8_lossy(&widen.stderr).contains("再開してから広げてください"));

@@ -72,6 +72,12 @@ pub enum Command {
     /// Rolling a release out to the fleet in rings (docs/UPDATES.md).
     #[command(subcommand)]
     Rollout(crate::updates::cli::RolloutCommand),
+    /// Notification channels (webhook, SMTP), their deliveries and retries.
+    #[command(subcommand)]
+    Channel(crate::notify::cli::ChannelCommand),
+    /// Notification routing rules: which incidents go to which channels.
+    #[command(subcommand)]
+    Route(crate::notify::cli::RouteCommand),
 }
 
 /// Whether a site is closed on national holidays and 12/29–1/3.
@@ -308,6 +314,37 @@ pub struct ServeArgs {
     pub max_grpc_connections: Option<u64>,
     #[command(flatten)]
     pub updates: crate::updates::UpdateArgs,
+    /// Whether this process routes and sends notifications (`off` on a replica that leaves
+    /// them to the others; every replica may run it).
+    #[arg(long, env = "ONSHI_NOTIFY_WORKER", value_enum, default_value = "on")]
+    pub notify_worker: crate::incidents::engine::WorkerMode,
+    /// Seconds before the first retry of a failed notification; doubled after each failure
+    /// (with ±20 % jitter) up to --notify-retry-max-seconds.
+    #[arg(long, env = "ONSHI_NOTIFY_RETRY_BASE_SECONDS", default_value_t = 30.0,
+          value_parser = positive_seconds)]
+    pub notify_retry_base_seconds: f64,
+    /// Longest wait between two tries of a notification, in seconds.
+    #[arg(long, env = "ONSHI_NOTIFY_RETRY_MAX_SECONDS", default_value_t = 3600.0,
+          value_parser = positive_seconds)]
+    pub notify_retry_max_seconds: f64,
+    /// Notifications this process sends at once.
+    #[arg(long, env = "ONSHI_NOTIFY_SENDERS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub notify_senders: u32,
+    /// The portal's address as operators reach it (e.g. https://fleet.example.jp), linked
+    /// from notification messages; none: no link.
+    #[arg(long, env = "ONSHI_PORTAL_URL")]
+    pub portal_url: Option<url::Url>,
+}
+
+/// A number of seconds above zero (fractions allowed, for tests).
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "「{s}」は 0 より大きく 86400 以下の秒数で指定してください"
+        )),
+    }
 }
 
 impl ServeArgs {
@@ -318,6 +355,22 @@ impl ServeArgs {
         config.sweep_every = std::time::Duration::from_secs(u64::from(self.sweep_interval_seconds));
         config.worker = self.incident_worker;
         config
+    }
+
+    /// The notification engine's settings.
+    pub fn notify(&self) -> crate::notify::engine::NotifyConfig {
+        crate::notify::engine::NotifyConfig {
+            worker: self.notify_worker,
+            retry: crate::notify::deliver::RetryPolicy {
+                base: std::time::Duration::from_secs_f64(self.notify_retry_base_seconds),
+                max: std::time::Duration::from_secs_f64(
+                    self.notify_retry_max_seconds
+                        .max(self.notify_retry_base_seconds),
+                ),
+            },
+            senders: self.notify_senders as usize,
+            portal_url: self.portal_url.as_ref().map(|u| u.to_string()),
+        }
     }
 }
 

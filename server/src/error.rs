@@ -26,6 +26,10 @@ pub enum Error {
     /// The thing already exists or changed under the caller.
     #[error("{0}")]
     Conflict(String),
+    /// A server we depend on (SMTP relay, webhook receiver) failed or refused;
+    /// the message names it and says what to check.
+    #[error("{0}")]
+    Upstream(String),
     /// No usable database: the message says what to install or set.
     #[error("{what}")]
     Database { what: String },
@@ -71,6 +75,7 @@ impl From<Error> for tonic::Status {
             Error::Unauthorized(m) => tonic::Status::unauthenticated(m),
             Error::Forbidden(m) => tonic::Status::permission_denied(m),
             Error::Conflict(m) => tonic::Status::already_exists(m),
+            Error::Upstream(m) => tonic::Status::unavailable(m),
             refused if refused.bad_input_sqlstate().is_some() => bad_input_status(&refused),
             internal => {
                 tracing::error!(error = %internal, "internal error in gRPC call");
@@ -108,6 +113,7 @@ impl IntoResponse for Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = if self.is_internal() {

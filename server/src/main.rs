@@ -85,6 +85,12 @@ fn main() -> ExitCode {
             Command::Healthcheck(args) => healthcheck::run(&args).await?,
             Command::Release(cmd) => onshi_server::updates::cli::release(cmd).await?,
             Command::Rollout(cmd) => onshi_server::updates::cli::rollout(cmd).await?,
+            Command::Channel(cmd) => {
+                if !onshi_server::notify::cli::channel(cmd).await? {
+                    std::process::exit(1);
+                }
+            }
+            Command::Route(cmd) => onshi_server::notify::cli::route(cmd).await?,
             Command::Desk(cmd) => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = desk::cli::run(cmd, &mut out) {

@@ -41,6 +41,7 @@ pub struct Metrics {
     connected: Gauge,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
     pub incidents: crate::incidents::metrics::IncidentMetrics,
+    pub notify: crate::notify::metrics::NotifyMetrics,
 }
 
 impl Default for Metrics {
@@ -109,8 +110,10 @@ impl Metrics {
             connected.clone(),
         );
         let incidents = crate::incidents::metrics::IncidentMetrics::register(&mut registry);
+        let notify = crate::notify::metrics::NotifyMetrics::register(&mut registry);
         Self {
             incidents,
+            notify,
             registry: Arc::new(registry),
             reports_ingested,
             reports_duplicate,

@@ -117,6 +117,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         Duration::from_secs(u64::from(args.updates.rollout_check_seconds)),
         shutdown.subscribe(),
     )));
+    tasks.push(tokio::spawn(crate::notify::engine::run(
+        pool.clone(),
+        metrics_handle.clone(),
+        args.notify(),
+        shutdown.subscribe(),
+    )));
     tasks.push(tokio::spawn(maintain_history(
         pool.clone(),
         args.retention_days,

@@ -5,6 +5,8 @@
 pub mod browser;
 pub mod incidents;
 pub mod updates;
+pub mod smtp;
+pub mod webhook;
 pub mod windows;
 
 use std::io::{BufRead, BufReader};

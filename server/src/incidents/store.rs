@@ -1,5 +1,7 @@
 //! The only code that writes `incidents` and `incident_events`: loads what the lifecycle needs
-//! and applies its changes, each with its timeline row, in the caller's transaction.
+//! and applies its changes, each with its timeline row, in the caller's transaction. A timeline
+//! row that tells someone something (opened, re-opened, severity raised, resolved) owes its
+//! notification in the same transaction (`notify::outbox`).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -250,6 +252,7 @@ pub async fn open_many(
     .bind(SYSTEM)
     .execute(&mut *conn)
     .await?;
+    crate::notify::outbox::incidents_opened(conn, &ids).await?;
     Ok(ids)
 }
 
@@ -368,7 +371,7 @@ pub async fn resolve(
     Ok(done.rows_affected() == 1)
 }
 
-/// Appends one timeline row.
+/// Appends one timeline row, and the notification it owes if any.
 pub async fn event(
     conn: &mut PgConnection,
     incident_id: i64,
@@ -382,10 +385,10 @@ pub async fn event(
     .bind(incident_id)
     .bind(kind)
     .bind(actor)
-    .bind(detail)
-    .execute(conn)
+    .bind(&detail)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    crate::notify::outbox::incident_changed(conn, incident_id, kind, &detail).await
 }
 
 fn evidence(c: &Condition) -> serde_json::Value {

@@ -15,7 +15,7 @@ mod pages;
 pub mod routes;
 mod session;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 
-use super::admin::{agents, audit, operators, sites, tokens};
+use super::admin::{agents, audit, notify, operators, sites, tokens};
 use super::{AppState, desk_api, incidents_api, ops, pages, session};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
@@ -169,6 +169,61 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(tokens::revoke),
         ),
         r(Method::GET, "/admin/audit", Role(Admin), get(audit::list)),
+        // Notifications (issue 12): channels, routes, deliveries — administrators.
+        r(
+            Method::GET,
+            "/admin/channels",
+            Role(Admin),
+            get(notify::list),
+        ),
+        r(
+            Method::POST,
+            "/admin/channels",
+            Role(Admin),
+            post(notify::create_channel),
+        ),
+        r(
+            Method::POST,
+            "/admin/channels/{name}/test",
+            Role(Admin),
+            post(notify::test_channel),
+        ),
+        r(
+            Method::POST,
+            "/admin/channels/{name}/delete",
+            Role(Admin),
+            post(notify::remove_channel),
+        ),
+        r(
+            Method::POST,
+            "/admin/channels/{name}/retry-dead",
+            Role(Admin),
+            post(notify::retry_dead),
+        ),
+        r(
+            Method::POST,
+            "/admin/routes",
+            Role(Admin),
+            post(notify::create_route),
+        ),
+        r(
+            Method::POST,
+            "/admin/routes/{name}/delete",
+            Role(Admin),
+            post(notify::remove_route),
+        ),
+        r(
+            Method::GET,
+            "/admin/deliveries",
+            Role(Admin),
+            get(notify::list_deliveries),
+        ),
+        r(
+            Method::POST,
+            "/admin/deliveries/{id}/retry",
+            Role(Admin),
+            post(notify::retry_delivery),
+        ),
         // Incidents (issue 11): reads for viewers, actions and silences for operators.
         r(
             Method::GET,

@@ -129,13 +129,14 @@ pub async fn measure(
     Ok(health)
 }
 
-/// Says a halt "in a notification": the one place where the operators'
-/// notification outbox is told (issue 12, branch `notify`), in the halt's
-/// own transaction so that the message exists exactly when the halt does.
-/// Until that outbox is merged, the halt is said on the admin page, in the
-/// audit log and in the server log (error level, for log-based alerting).
+/// Says a halt "in a notification": a critical event in the operators'
+/// notification outbox (`notify::enqueue_event`, routed like a critical
+/// incident), owed in the halt's own transaction. The halt never depends on
+/// it: the event is written under a savepoint, and if it cannot be (a
+/// refused text, a database error) the halt still commits and the server
+/// log says so (error level, for log-based alerting).
 pub async fn notify_rollout_halted(
-    _tx: &mut PgConnection,
+    tx: &mut PgConnection,
     rollout: &RolloutRow,
     reason: &str,
 ) -> Result<(), Error> {
@@ -149,5 +150,77 @@ pub async fn notify_rollout_halted(
         rollout.target,
         rollout.rollout_id
     );
+    let event = halt_event(rollout, reason);
+    let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+    match crate::notify::enqueue_event(&mut savepoint, &event).await {
+        Ok(_) => savepoint.commit().await?,
+        Err(e) => {
+            savepoint.rollback().await?;
+            tracing::error!(error = %e, rollout_id = rollout.rollout_id, "the halt notification could not be queued; the rollout is halted all the same");
+        }
+    }
     Ok(())
+}
+
+/// The notification of a halt: what happened, why, and what to do.
+pub fn halt_event(rollout: &RolloutRow, reason: &str) -> crate::notify::SystemEvent {
+    crate::notify::SystemEvent {
+        kind: "rollout_halted".into(),
+        subject: format!(
+            "エージェント更新 {}（{}）のロールアウトを自動停止しました",
+            rollout.version,
+            rollout.target.label_ja()
+        ),
+        body: format!(
+            "ロールアウト #{} （{}）を監視が自動停止しました。新しい PC への配信と切り替えは止まっています。\n\n\
+             停止理由: {reason}\n\n\
+             切り替えに失敗した PC は自動で元のバージョンに戻り、報告を続けています。\
+             管理画面の /admin/rollouts/{} で各 PC の状況を確認し、原因を調べてから「再開」するか「中止」してください。\
+             戻す必要があれば、前のバージョンを --rollback 付きで署名・公開して配信してください。",
+            rollout.rollout_id,
+            rollout.ring_label(),
+            rollout.rollout_id
+        ),
+        severity: crate::sites::Health::Critical,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::updates::RolloutState;
+
+    #[test]
+    fn the_halt_notification_is_a_valid_critical_event() {
+        let now = Utc::now();
+        let rollout = RolloutRow {
+            rollout_id: 12,
+            release_id: 3,
+            version: "1.4.2".into(),
+            rollback: false,
+            target: onshi_release::Target::WindowsX86_64,
+            state: RolloutState::Running,
+            ring: 0,
+            canary_sites: vec!["clinic-0001".into()],
+            canary_basis_points: 100,
+            ring_percents: vec![10, 100],
+            spread_minutes: 60,
+            force_swap: false,
+            halt_margin_points: 10,
+            max_rollback_percent: 5,
+            halt_reason: None,
+            started_by: "cli:root".into(),
+            started_at: now,
+            ring_started_at: now,
+            health_since: now,
+            updated_at: now,
+            ended_at: None,
+        };
+        let event = halt_event(&rollout, "1.4.2 に切り替えた PC のうち 1 台が報告できず元のバージョンに戻りました");
+        event.check().unwrap();
+        assert_eq!(event.kind, "rollout_halted");
+        assert!(event.subject.contains("1.4.2") && event.subject.contains("Windows"));
+        assert!(event.body.contains("/admin/rollouts/12"), "{}", event.body);
+        assert!(event.body.contains("停止理由: 1.4.2 に切り替えた"), "{}", event.body);
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod notify;
 pub mod operators;
 pub mod sites;
 pub mod tokens;

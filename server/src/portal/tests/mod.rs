@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod errors;
+mod notify;
 
 use std::net::SocketAddr;
 
