@@ -3,7 +3,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 
-use super::admin::{agents, audit, notify, operators, sites, tokens};
+use super::admin::{agents, audit, notify, operators, sites, tokens, updates};
 use super::{AppState, desk_api, incidents_api, ops, pages, session};
 use crate::auth::Role::{Admin, Operator, Viewer};
 use crate::auth::extract::Access::{self, Public, Role};
@@ -308,6 +308,39 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/sites/{site_id}/hours/exceptions/{date}",
             Role(Operator),
             delete(incidents_api::exception_delete),
+        ),
+        // Agent updates (issue 17): releases and rollouts, administrators only.
+        r(Method::GET, "/admin/updates", Role(Admin), get(updates::page)),
+        r(Method::POST, "/admin/rollouts", Role(Admin), post(updates::start)),
+        r(
+            Method::GET,
+            "/admin/rollouts/{rollout_id}",
+            Role(Admin),
+            get(updates::detail),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts/{rollout_id}/pause",
+            Role(Admin),
+            post(updates::pause),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts/{rollout_id}/resume",
+            Role(Admin),
+            post(updates::resume),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts/{rollout_id}/widen",
+            Role(Admin),
+            post(updates::widen),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts/{rollout_id}/abort",
+            Role(Admin),
+            post(updates::abort),
         ),
     ]
 }

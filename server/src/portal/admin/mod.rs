@@ -8,6 +8,7 @@ pub mod notify;
 pub mod operators;
 pub mod sites;
 pub mod tokens;
+pub mod updates;
 
 use askama::Template;
 use axum::response::{IntoResponse, Response};

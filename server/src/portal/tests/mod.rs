@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod errors;
 mod notify;
+mod updates;
 
 use std::net::SocketAddr;
 
