@@ -28,6 +28,7 @@ pub enum ReleaseCommand {
         /// Directory for the two files (existing files are never overwritten).
         #[arg(long)]
         out: PathBuf,
+        /// File name stem, e.g. release-2 for the second key of a rotation.
         #[arg(long, default_value = "release")]
         name: String,
     },
@@ -53,6 +54,7 @@ pub enum ReleaseCommand {
     List {
         #[command(flatten)]
         db: DbArgs,
+        /// text (one line per release) or json.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -69,6 +71,7 @@ pub struct SignArgs {
     /// The version the binary reports (semantic, e.g. 0.2.0).
     #[arg(long)]
     pub version: String,
+    /// The platform the binary is built for (windows-x86_64 or linux-x86_64).
     #[arg(long, value_enum)]
     pub target: Target,
     /// Release notes (shown on the admin page).
@@ -127,8 +130,10 @@ pub enum RolloutCommand {
     Status {
         #[command(flatten)]
         db: DbArgs,
+        /// One rollout, with its timeline and its agents' reports.
         #[arg(long)]
         id: Option<i64>,
+        /// text or json.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -150,6 +155,7 @@ pub struct StartArgs {
     /// The published release's version.
     #[arg(long)]
     pub version: String,
+    /// The release's platform (windows-x86_64 or linux-x86_64).
     #[arg(long, value_enum)]
     pub target: Target,
     /// The release is the one published with --rollback.
