@@ -370,3 +370,50 @@ async fn a_download_cut_off_resumes_and_a_full_disk_is_refused() {
     drop(small);
     drop(server);
 }
+
+#[tokio::test]
+async fn a_release_that_never_reports_is_stopped_at_the_trial_timeout_and_rolled_back() {
+    let db = TestDb::new().await;
+    let server = start_server(&db);
+    let pool = db.pool().await;
+    let key = TestKey::new();
+    let old = onshi_agent::version::get().to_owned();
+    let silent = version_plus(1);
+    let releases = tempfile::tempdir().unwrap();
+    let mut agent = Installed::new(&server, &key, "upd-silent");
+    std::fs::write(&agent.config, common::updates::config_with_trial(&key.public.display().to_string(), 5)).unwrap();
+    set_hours(&server, "upd-silent", false);
+    let original = sha256(&agent.exe);
+    agent.start(&server);
+
+    // A real executable that runs and never reports.
+    let source = releases.path().join("hang.c");
+    std::fs::write(&source, "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n").unwrap();
+    let hang = releases.path().join("hang");
+    let built = std::process::Command::new("cc").arg("-o").arg(&hang).arg(&source).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let release = sign(&key, &hang, &silent, LINUX, releases.path(), &[]);
+    ok(publish(&server, &key, &release), "release publish");
+    let rollout = start_rollout(&server, &silent, LINUX, "upd-silent", &[]);
+
+    let reason = eventually("the rollback after the trial timeout", || async {
+        let events = update_events(&pool, &agent.agent_id).await;
+        events.into_iter().find(|e| e.0 == "rolled_back").map(|e| e.2)
+    })
+    .await;
+    assert!(reason.contains("delivered no report within 5 s"), "{reason}");
+    eventually("the halt", || async { (rollout_state(&pool, rollout).await.0 == "halted").then_some(()) }).await;
+    // The silent trial was stopped: nothing runs from the staging directory.
+    let staged = agent.state.join("update/staged");
+    eventually("the trial process to be gone", || async {
+        let running = std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+            std::fs::read_link(p.path().join("exe")).is_ok_and(|exe| exe.starts_with(&staged))
+        });
+        (!running).then_some(())
+    })
+    .await;
+    let (_, acked) = agent_row(&pool, &agent.agent_id).await;
+    reports_past(&pool, &agent, acked, 3).await;
+    assert_eq!(agent_row(&pool, &agent.agent_id).await.0, old);
+    assert_eq!(sha256(&agent.exe), original);
+}

@@ -273,8 +273,12 @@ impl Drop for Installed {
 /// The agent config of the update tests: trusts the test key, a short
 /// trial, and no start-up window (the test machine may have just booted).
 pub fn config_text(public_key: &str) -> String {
+    config_with_trial(public_key, 120)
+}
+
+pub fn config_with_trial(public_key: &str, trial_timeout: u32) -> String {
     format!(
-        "[update]\ntrusted_keys = [{}]\ntrial_timeout = 120\nstartup_minutes = 0\n",
+        "[update]\ntrusted_keys = [{}]\ntrial_timeout = {trial_timeout}\nstartup_minutes = 0\n",
         toml_string(public_key)
     )
 }
