@@ -283,8 +283,15 @@ fn agent_unit_is_hardened_and_can_replace_its_own_binary() {
     ] {
         assert!(text.contains(line), "{line:?} missing from the agent unit");
     }
-    let writable: Vec<&str> = text.lines().filter(|l| l.starts_with("ReadWritePaths=")).collect();
-    assert_eq!(writable, ["ReadWritePaths=/opt/onshi-agent/bin"], "no other writable path");
+    let writable: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ReadWritePaths="))
+        .collect();
+    assert_eq!(
+        writable,
+        ["ReadWritePaths=/opt/onshi-agent/bin"],
+        "no other writable path"
+    );
     if !have("systemd-analyze", &["--version"], "apt-get install systemd") {
         return;
     }

@@ -15,22 +15,34 @@ const LINUX: &str = "linux-x86_64";
 fn start_server(db: &TestDb) -> Server {
     Server::start_with_args(
         &db.url,
-        &["--rollout-check-seconds", "1", "--agent-batches-per-minute", "600"],
+        &[
+            "--rollout-check-seconds",
+            "1",
+            "--agent-batches-per-minute",
+            "600",
+        ],
     )
 }
 
 /// A release of the built agent that reports `version`.
 fn agent_release(key: &TestKey, version: &str, dir: &std::path::Path) -> Signed {
-    let binary = restamped(&bin("onshi-agent"), version, &dir.join(format!("onshi-agent-{version}")));
+    let binary = restamped(
+        &bin("onshi-agent"),
+        version,
+        &dir.join(format!("onshi-agent-{version}")),
+    );
     sign(key, &binary, version, LINUX, dir, &[])
 }
 
 /// Acked seq of an agent, once it moved `more` reports past `from`.
 async fn reports_past(pool: &sqlx::PgPool, agent: &Installed, from: i64, more: i64) -> i64 {
-    eventually(&format!("{} to deliver {more} more reports", agent.site), || async {
-        let (_, acked) = agent_row(pool, &agent.agent_id).await;
-        (acked >= from + more).then_some(acked)
-    })
+    eventually(
+        &format!("{} to deliver {more} more reports", agent.site),
+        || async {
+            let (_, acked) = agent_row(pool, &agent.agent_id).await;
+            (acked >= from + more).then_some(acked)
+        },
+    )
     .await
 }
 
@@ -71,10 +83,18 @@ async fn canary_agents_update_at_the_right_hour_and_the_rest_wait_for_the_ring()
         events.iter().any(|e| e.0 == "applied").then_some(())
     })
     .await;
-    assert_eq!(sha256(&canary.exe), sha256(&r1.binary), "installed binary replaced");
+    assert_eq!(
+        sha256(&canary.exe),
+        sha256(&r1.binary),
+        "installed binary replaced"
+    );
     let previous = canary.state.join("update/previous/onshi-agent");
     assert_eq!(sha256(&previous), original, "the previous binary is kept");
-    let kinds: Vec<String> = update_events(&pool, &canary.agent_id).await.into_iter().map(|e| e.0).collect();
+    let kinds: Vec<String> = update_events(&pool, &canary.agent_id)
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
     assert_eq!(kinds, ["staged", "applied"], "{}", canary.log_text());
 
     // The open site staged it but keeps the old binary while it is open.
@@ -85,7 +105,11 @@ async fn canary_agents_update_at_the_right_hour_and_the_rest_wait_for_the_ring()
     .await;
     let (_, acked) = agent_row(&pool, &open.agent_id).await;
     reports_past(&pool, &open, acked, 5).await;
-    assert_eq!(agent_row(&pool, &open.agent_id).await.0, old, "no swap in business hours");
+    assert_eq!(
+        agent_row(&pool, &open.agent_id).await.0,
+        old,
+        "no swap in business hours"
+    );
     assert_eq!(sha256(&open.exe), original);
 
     // The site outside the canary keeps reporting, is offered nothing.
@@ -94,7 +118,10 @@ async fn canary_agents_update_at_the_right_hour_and_the_rest_wait_for_the_ring()
     assert_eq!(agent_row(&pool, &later.agent_id).await.0, old);
     assert!(update_events(&pool, &later.agent_id).await.is_empty());
 
-    ok(server.admin(&["rollout", "widen", "--id", &rollout.to_string()]), "rollout widen");
+    ok(
+        server.admin(&["rollout", "widen", "--id", &rollout.to_string()]),
+        "rollout widen",
+    );
     eventually("the widened ring to reach the other site", || async {
         let events = update_events(&pool, &later.agent_id).await;
         let applied = events.iter().any(|e| e.0 == "applied");
@@ -102,7 +129,11 @@ async fn canary_agents_update_at_the_right_hour_and_the_rest_wait_for_the_ring()
     })
     .await;
     assert_eq!(sha256(&later.exe), sha256(&r1.binary));
-    assert_eq!(agent_row(&pool, &open.agent_id).await.0, old, "still open, still waiting");
+    assert_eq!(
+        agent_row(&pool, &open.agent_id).await.0,
+        old,
+        "still open, still waiting"
+    );
 
     // An administrator forces the next release: the open site swaps now.
     // The canary takes it too, from the updated agent that runs from its
@@ -110,7 +141,11 @@ async fn canary_agents_update_at_the_right_hour_and_the_rest_wait_for_the_ring()
     let r2 = agent_release(&key, &v2, releases.path());
     ok(publish(&server, &key, &r2), "release publish");
     let forced = start_rollout(&server, &v2, LINUX, "upd-open,upd-canary", &["--force-now"]);
-    assert_eq!(rollout_state(&pool, rollout).await.0, "completed", "superseded at 100 %");
+    assert_eq!(
+        rollout_state(&pool, rollout).await.0,
+        "completed",
+        "superseded at 100 %"
+    );
     eventually("the forced swap at the open site", || async {
         let events = update_events(&pool, &open.agent_id).await;
         let applied = events.iter().any(|e| e.0 == "applied" && e.1 == v2);
@@ -120,12 +155,18 @@ async fn canary_agents_update_at_the_right_hour_and_the_rest_wait_for_the_ring()
     assert_eq!(sha256(&open.exe), sha256(&r2.binary));
     eventually("the canary's second update", || async {
         let events = update_events(&pool, &canary.agent_id).await;
-        events.iter().any(|e| e.0 == "applied" && e.1 == v2).then_some(())
+        events
+            .iter()
+            .any(|e| e.0 == "applied" && e.1 == v2)
+            .then_some(())
     })
     .await;
     assert_eq!(sha256(&canary.exe), sha256(&r2.binary));
     assert_eq!(agent_row(&pool, &canary.agent_id).await.0, v2);
-    let status = ok(server.admin(&["rollout", "status", "--id", &forced.to_string()]), "rollout status");
+    let status = ok(
+        server.admin(&["rollout", "status", "--id", &forced.to_string()]),
+        "rollout status",
+    );
     assert!(status.contains("2 applied"), "{status}");
     drop((canary, open, later));
     let _ = DEADLINE;
@@ -145,8 +186,16 @@ async fn a_release_that_exits_at_once_is_rolled_back_on_the_pc_and_halts_the_rol
     // A channel for the operators (nothing listens there: the delivery is what is checked).
     ok(
         server.admin(&[
-            "channel", "add", "--kind", "webhook", "--name", "ops",
-            "--url", "http://127.0.0.1:9/onshi", "--secret", "0123456789abcdef0123",
+            "channel",
+            "add",
+            "--kind",
+            "webhook",
+            "--name",
+            "ops",
+            "--url",
+            "http://127.0.0.1:9/onshi",
+            "--secret",
+            "0123456789abcdef0123",
         ]),
         "channel add",
     );
@@ -167,12 +216,24 @@ async fn a_release_that_exits_at_once_is_rolled_back_on_the_pc_and_halts_the_rol
     .await;
     assert_eq!(state, "halted");
     let reason = reason.unwrap();
-    assert!(reason.contains(&format!("{bad} に切り替えた PC のうち 1 台が報告できず元のバージョンに戻りました")), "{reason}");
+    assert!(
+        reason.contains(&format!(
+            "{bad} に切り替えた PC のうち 1 台が報告できず元のバージョンに戻りました"
+        )),
+        "{reason}"
+    );
 
     let events = update_events(&pool, &agent.agent_id).await;
-    let rolled_back = events.iter().find(|e| e.0 == "rolled_back").expect("rolled_back event");
+    let rolled_back = events
+        .iter()
+        .find(|e| e.0 == "rolled_back")
+        .expect("rolled_back event");
     assert_eq!(rolled_back.1, bad);
-    assert!(rolled_back.2.contains("exited") && rolled_back.2.contains("before delivering a report"), "{}", rolled_back.2);
+    assert!(
+        rolled_back.2.contains("exited") && rolled_back.2.contains("before delivering a report"),
+        "{}",
+        rolled_back.2
+    );
     assert!(!events.iter().any(|e| e.0 == "applied"), "{events:?}");
 
     // The PC still runs and reports the old version from the untouched binary.
@@ -180,11 +241,21 @@ async fn a_release_that_exits_at_once_is_rolled_back_on_the_pc_and_halts_the_rol
     reports_past(&pool, &agent, acked, 3).await;
     assert_eq!(agent_row(&pool, &agent.agent_id).await.0, old);
     assert_eq!(sha256(&agent.exe), original);
-    assert!(agent.log_text().contains("update rolled back: the previous binary stays in place"));
+    assert!(
+        agent
+            .log_text()
+            .contains("update rolled back: the previous binary stays in place")
+    );
 
     // Shown to operators, audited, and resumable by an administrator.
-    let status = ok(server.admin(&["rollout", "status", "--id", &rollout.to_string()]), "rollout status");
-    assert!(status.contains("自動停止") && status.contains("停止理由"), "{status}");
+    let status = ok(
+        server.admin(&["rollout", "status", "--id", &rollout.to_string()]),
+        "rollout status",
+    );
+    assert!(
+        status.contains("自動停止") && status.contains("停止理由"),
+        "{status}"
+    );
     let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'rollout.halt' AND actor = 'system:rollout-monitor'")
         .fetch_one(&pool)
         .await
@@ -198,16 +269,29 @@ async fn a_release_that_exits_at_once_is_rolled_back_on_the_pc_and_halts_the_rol
             .unwrap()
     })
     .await;
-    assert!(subject.contains(&bad) && subject.contains("自動停止"), "{subject}");
-    assert!(body.contains(&format!("/admin/rollouts/{rollout}")), "{body}");
+    assert!(
+        subject.contains(&bad) && subject.contains("自動停止"),
+        "{subject}"
+    );
+    assert!(
+        body.contains(&format!("/admin/rollouts/{rollout}")),
+        "{body}"
+    );
     let widen = server.admin(&["rollout", "widen", "--id", &rollout.to_string()]);
     assert!(!widen.status.success());
     assert!(String::from_utf8_lossy(&widen.stderr).contains("再開してから広げてください"));
     // The failed version is never tried again on this PC, even after a resume.
-    ok(server.admin(&["rollout", "resume", "--id", &rollout.to_string()]), "rollout resume");
+    ok(
+        server.admin(&["rollout", "resume", "--id", &rollout.to_string()]),
+        "rollout resume",
+    );
     let (_, acked) = agent_row(&pool, &agent.agent_id).await;
     reports_past(&pool, &agent, acked, 3).await;
-    let tries = update_events(&pool, &agent.agent_id).await.iter().filter(|e| e.0 == "staged").count();
+    let tries = update_events(&pool, &agent.agent_id)
+        .await
+        .iter()
+        .filter(|e| e.0 == "staged")
+        .count();
     assert_eq!(tries, 1);
     assert_eq!(rollout_state(&pool, rollout).await.0, "running");
 }
@@ -222,7 +306,11 @@ async fn a_tampered_manifest_is_refused_by_the_server_and_by_the_agent() {
     let releases = tempfile::tempdir().unwrap();
     let release = agent_release(&key, &v1, releases.path());
     let refused = |out: std::process::Output| {
-        assert!(!out.status.success(), "accepted: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "accepted: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
 
@@ -231,16 +319,24 @@ async fn a_tampered_manifest_is_refused_by_the_server_and_by_the_agent() {
     text = text.replace("テスト用リリース", "改ざんされたリリース");
     let tampered_manifest = releases.path().join("tampered.manifest.json");
     std::fs::write(&tampered_manifest, text).unwrap();
-    let tampered = Signed { manifest: tampered_manifest, ..clone(&release) };
+    let tampered = Signed {
+        manifest: tampered_manifest,
+        ..clone(&release)
+    };
     assert!(refused(publish(&server, &key, &tampered)).contains("signature does not verify"));
-    let other_binary = Signed { binary: bin("onshi-agent"), ..clone(&release) };
+    let other_binary = Signed {
+        binary: bin("onshi-agent"),
+        ..clone(&release)
+    };
     assert!(refused(publish(&server, &key, &other_binary)).contains("SHA-256"));
     let unknown = TestKey::new();
     assert!(refused(publish(&server, &unknown, &release)).contains("not trusted"));
-    let denied: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'release.publish' AND outcome = 'denied'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let denied: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'release.publish' AND outcome = 'denied'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(denied, 3, "each refusal is audited");
     ok(publish(&server, &key, &release), "release publish");
     let older_dir = releases.path().join("older");
@@ -268,11 +364,25 @@ async fn a_tampered_manifest_is_refused_by_the_server_and_by_the_agent() {
     assert!(reason.contains("signature does not verify"), "{reason}");
     let (_, acked) = agent_row(&pool, &agent.agent_id).await;
     reports_past(&pool, &agent, acked, 3).await;
-    let kinds: Vec<String> = update_events(&pool, &agent.agent_id).await.into_iter().map(|e| e.0).collect();
+    let kinds: Vec<String> = update_events(&pool, &agent.agent_id)
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
     assert_eq!(kinds, ["refused"], "said once, nothing staged");
-    assert!(!agent.state.join("update/staged").exists() || std::fs::read_dir(agent.state.join("update/staged")).unwrap().next().is_none());
+    assert!(
+        !agent.state.join("update/staged").exists()
+            || std::fs::read_dir(agent.state.join("update/staged"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
     assert_eq!(sha256(&agent.exe), original);
-    assert!(agent.log_text().contains("update offer refused; nothing downloaded or run"));
+    assert!(
+        agent
+            .log_text()
+            .contains("update offer refused; nothing downloaded or run")
+    );
 }
 
 fn clone(s: &Signed) -> Signed {
@@ -284,7 +394,6 @@ fn clone(s: &Signed) -> Signed {
 }
 
 #[path = "faults/mod.rs"]
-#[allow(dead_code)]
 mod faults;
 
 #[tokio::test]
@@ -294,8 +403,12 @@ async fn a_download_cut_off_resumes_and_a_full_disk_is_refused() {
     let server = Server::start_with_args(
         &db.url,
         &[
-            "--rollout-check-seconds", "1", "--agent-batches-per-minute", "600",
-            "--update-download-bytes-per-second", "1500000",
+            "--rollout-check-seconds",
+            "1",
+            "--agent-batches-per-minute",
+            "600",
+            "--update-download-bytes-per-second",
+            "1500000",
         ],
     );
     let pool = db.pool().await;
@@ -320,7 +433,9 @@ async fn a_download_cut_off_resumes_and_a_full_disk_is_refused() {
     }
     start_rollout(&server, &v1, LINUX, "upd-resume,upd-full", &[]);
 
-    let partial = agent.state.join(format!("update/staged/onshi-agent-{v1}.partial"));
+    let partial = agent
+        .state
+        .join(format!("update/staged/onshi-agent-{v1}.partial"));
     eventually("part of the download", || async {
         let len = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
         (len > 2_000_000).then_some(())
@@ -341,9 +456,17 @@ async fn a_download_cut_off_resumes_and_a_full_disk_is_refused() {
         events.iter().any(|e| e.0 == "applied").then_some(())
     })
     .await;
-    let staged = update_events(&pool, &agent.agent_id).await.into_iter().find(|e| e.0 == "staged").unwrap();
+    let staged = update_events(&pool, &agent.agent_id)
+        .await
+        .into_iter()
+        .find(|e| e.0 == "staged")
+        .unwrap();
     assert!(!staged.2.contains("after 0 resumption"), "{}", staged.2);
-    assert!(agent.log_text().contains("release download interrupted"), "{}", agent.log_text());
+    assert!(
+        agent.log_text().contains("release download interrupted"),
+        "{}",
+        agent.log_text()
+    );
     assert!(agent.log_text().contains("resuming the release download"));
     assert_eq!(sha256(&agent.exe), sha256(&release.binary));
 
@@ -354,7 +477,10 @@ async fn a_download_cut_off_resumes_and_a_full_disk_is_refused() {
                 events.into_iter().find(|e| e.0 == "refused").map(|e| e.2)
             })
             .await;
-            assert!(reason.contains("disk too full to stage the release"), "{reason}");
+            assert!(
+                reason.contains("disk too full to stage the release"),
+                "{reason}"
+            );
             let (_, acked) = agent_row(&pool, &full.agent_id).await;
             let after = eventually("the full-disk agent to keep reporting", || async {
                 let (_, now) = agent_row(&pool, &full.agent_id).await;
@@ -362,7 +488,10 @@ async fn a_download_cut_off_resumes_and_a_full_disk_is_refused() {
             })
             .await;
             assert!(after >= acked + 3);
-            assert!(full.log_text().contains("free disk space on the state directory's drive"));
+            assert!(
+                full.log_text()
+                    .contains("free disk space on the state directory's drive")
+            );
         }
         None => eprintln!("SKIPPED (full disk part): cannot mount a tmpfs here (needs root)"),
     }
@@ -381,28 +510,54 @@ async fn a_release_that_never_reports_is_stopped_at_the_trial_timeout_and_rolled
     let silent = version_plus(1);
     let releases = tempfile::tempdir().unwrap();
     let mut agent = Installed::new(&server, &key, "upd-silent");
-    std::fs::write(&agent.config, common::updates::config_with_trial(&key.public.display().to_string(), 5)).unwrap();
+    std::fs::write(
+        &agent.config,
+        common::updates::config_with_trial(&key.public.display().to_string(), 5),
+    )
+    .unwrap();
     set_hours(&server, "upd-silent", false);
     let original = sha256(&agent.exe);
     agent.start(&server);
 
     // A real executable that runs and never reports.
     let source = releases.path().join("hang.c");
-    std::fs::write(&source, "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n").unwrap();
+    std::fs::write(
+        &source,
+        "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n",
+    )
+    .unwrap();
     let hang = releases.path().join("hang");
-    let built = std::process::Command::new("cc").arg("-o").arg(&hang).arg(&source).output().unwrap();
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let built = std::process::Command::new("cc")
+        .arg("-o")
+        .arg(&hang)
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     let release = sign(&key, &hang, &silent, LINUX, releases.path(), &[]);
     ok(publish(&server, &key, &release), "release publish");
     let rollout = start_rollout(&server, &silent, LINUX, "upd-silent", &[]);
 
     let reason = eventually("the rollback after the trial timeout", || async {
         let events = update_events(&pool, &agent.agent_id).await;
-        events.into_iter().find(|e| e.0 == "rolled_back").map(|e| e.2)
+        events
+            .into_iter()
+            .find(|e| e.0 == "rolled_back")
+            .map(|e| e.2)
     })
     .await;
-    assert!(reason.contains("delivered no report within 5 s"), "{reason}");
-    eventually("the halt", || async { (rollout_state(&pool, rollout).await.0 == "halted").then_some(()) }).await;
+    assert!(
+        reason.contains("delivered no report within 5 s"),
+        "{reason}"
+    );
+    eventually("the halt", || async {
+        (rollout_state(&pool, rollout).await.0 == "halted").then_some(())
+    })
+    .await;
     // The silent trial was stopped: nothing runs from the staging directory.
     let staged = agent.state.join("update/staged");
     eventually("the trial process to be gone", || async {

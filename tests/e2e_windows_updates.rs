@@ -42,7 +42,11 @@ impl WindowsInstall {
         std::fs::copy(&shim, bin.join("bcryptprimitives.dll")).unwrap();
         let state = dir.path().join("state");
         let agent_id = win.enroll(server, site, &state);
-        std::fs::write(dir.path().join("agent.toml"), config_text(&win_path(&key.public))).unwrap();
+        std::fs::write(
+            dir.path().join("agent.toml"),
+            config_text(&win_path(&key.public)),
+        )
+        .unwrap();
         WindowsInstall {
             log: dir.path().join("agent.log"),
             exe,
@@ -58,14 +62,27 @@ impl WindowsInstall {
         let state = win_path(&self.state);
         let url = server.grpc_url();
         let args = [
-            "run", "--config", &config, "--state-dir", &state, "--interval", "1",
-            "--max-backoff", "2", "--site-id", site, "--server", &url,
+            "run",
+            "--config",
+            &config,
+            "--state-dir",
+            &state,
+            "--interval",
+            "1",
+            "--max-backoff",
+            "2",
+            "--site-id",
+            site,
+            "--server",
+            &url,
         ];
         self.child = Some(win.spawn(&self.exe, &args, &self.log));
     }
 
     fn alive(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
     }
 
     fn log_text(&self) -> String {
@@ -75,10 +92,18 @@ impl WindowsInstall {
     /// Processes (the agent and any child it started) whose command line
     /// names this installation.
     fn processes(&self) -> Vec<(u32, String)> {
-        let needle = self.dir.path().file_name().unwrap().to_string_lossy().into_owned();
+        let needle = self
+            .dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let mut found = Vec::new();
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             if text.contains(&needle) && pid != std::process::id() {
@@ -101,7 +126,9 @@ impl WindowsInstall {
         }
         let left: Vec<String> = self.processes().into_iter().map(|(_, c)| c).collect();
         for (pid, _) in self.processes() {
-            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
         }
         left
     }
@@ -113,18 +140,36 @@ impl Drop for WindowsInstall {
     }
 }
 
-fn exe_release(win: &WindowsAgent, key: &TestKey, version: &str, dir: &Path) -> common::updates::Signed {
-    let exe = restamped(&win.exe, version, &dir.join(format!("onshi-agent-{version}.exe")));
+fn exe_release(
+    win: &WindowsAgent,
+    key: &TestKey,
+    version: &str,
+    dir: &Path,
+) -> common::updates::Signed {
+    let exe = restamped(
+        &win.exe,
+        version,
+        &dir.join(format!("onshi-agent-{version}.exe")),
+    );
     sign(key, &exe, version, WINDOWS, dir, &[])
 }
 
 #[tokio::test]
-async fn windows_agent_swaps_its_running_exe_and_rolls_back_a_release_that_exits_at_once_under_wine() {
+async fn windows_agent_swaps_its_running_exe_and_rolls_back_a_release_that_exits_at_once_under_wine()
+ {
     let Some(win) = windows_agent() else {
         return;
     };
     let db = TestDb::new().await;
-    let server = Server::start_with_args(&db.url, &["--rollout-check-seconds", "1", "--agent-batches-per-minute", "600"]);
+    let server = Server::start_with_args(
+        &db.url,
+        &[
+            "--rollout-check-seconds",
+            "1",
+            "--agent-batches-per-minute",
+            "600",
+        ],
+    );
     let pool = db.pool().await;
     let key = TestKey::new();
     let (v1, v2) = (version_plus(1), version_plus(2));
@@ -147,8 +192,17 @@ async fn windows_agent_swaps_its_running_exe_and_rolls_back_a_release_that_exits
         (agent_row(&pool, &agent.agent_id).await.0 == v1).then_some(())
     })
     .await;
-    assert_eq!(sha256(&agent.exe), sha256(&r1.binary), "installed .exe replaced:\n{}", agent.log_text());
-    assert_eq!(sha256(&agent.state.join("update/previous/onshi-agent.exe")), original, "previous .exe kept");
+    assert_eq!(
+        sha256(&agent.exe),
+        sha256(&r1.binary),
+        "installed .exe replaced:\n{}",
+        agent.log_text()
+    );
+    assert_eq!(
+        sha256(&agent.state.join("update/previous/onshi-agent.exe")),
+        original,
+        "previous .exe kept"
+    );
     // The process started from the old .exe still runs (now waiting on the
     // new one): its image was renamed aside, not overwritten.
     assert!(agent.alive(), "{}", agent.log_text());
@@ -158,7 +212,10 @@ async fn windows_agent_swaps_its_running_exe_and_rolls_back_a_release_that_exits
     win.compile_c("int main(void) { return 3; }\n", &bad_exe);
     let bad = sign(&key, &bad_exe, &v2, WINDOWS, releases.path(), &[]);
     ok(publish(&server, &key, &bad), "release publish");
-    ok(server.admin(&["rollout", "abort", "--id", &first.to_string()]), "rollout abort");
+    ok(
+        server.admin(&["rollout", "abort", "--id", &first.to_string()]),
+        "rollout abort",
+    );
     let second = start_rollout(&server, &v2, WINDOWS, site, &[]);
     let (state, reason) = eventually("the rollout to halt itself", || async {
         let (state, reason) = rollout_state(&pool, second).await;
@@ -166,9 +223,16 @@ async fn windows_agent_swaps_its_running_exe_and_rolls_back_a_release_that_exits
     })
     .await;
     assert_eq!(state, "halted");
-    assert!(reason.unwrap_or_default().contains("元のバージョンに戻りました"));
+    assert!(
+        reason
+            .unwrap_or_default()
+            .contains("元のバージョンに戻りました")
+    );
     let events = update_events(&pool, &agent.agent_id).await;
-    let rolled_back = events.iter().find(|e| e.0 == "rolled_back").expect("rolled_back");
+    let rolled_back = events
+        .iter()
+        .find(|e| e.0 == "rolled_back")
+        .expect("rolled_back");
     assert!(rolled_back.2.contains("exit code: 3"), "{}", rolled_back.2);
     let (_, acked) = agent_row(&pool, &agent.agent_id).await;
     eventually("reports after the rollback", || async {
@@ -176,8 +240,15 @@ async fn windows_agent_swaps_its_running_exe_and_rolls_back_a_release_that_exits
     })
     .await;
     assert_eq!(agent_row(&pool, &agent.agent_id).await.0, v1);
-    assert_eq!(sha256(&agent.exe), sha256(&r1.binary), "the working .exe stays installed");
+    assert_eq!(
+        sha256(&agent.exe),
+        sha256(&r1.binary),
+        "the working .exe stays installed"
+    );
 
     let left = agent.stop_and_check();
-    assert!(left.is_empty(), "processes outlived the killed agent: {left:?}");
+    assert!(
+        left.is_empty(),
+        "processes outlived the killed agent: {left:?}"
+    );
 }

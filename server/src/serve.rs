@@ -57,8 +57,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     // Agent updates (docs/UPDATES.md): offers from memory, refreshed by the monitor.
     let offers = crate::updates::Offers::new(pool.clone());
     offers.refresh(chrono::Utc::now()).await?;
-    let update_rpc =
-        crate::updates::rpc::UpdateRpc::new(pool.clone(), offers.clone(), &args.updates, shutdown.subscribe());
+    let update_rpc = crate::updates::rpc::UpdateRpc::new(
+        pool.clone(),
+        offers.clone(),
+        &args.updates,
+        shutdown.subscribe(),
+    );
     let ingest = AgentIngest::new(pool.clone(), metrics.clone(), args.agent_batches_per_minute)
         .with_updates(offers.clone());
     let limiter_handle = ingest.limiter.clone();

@@ -4,8 +4,8 @@
 
 pub mod browser;
 pub mod incidents;
-pub mod updates;
 pub mod smtp;
+pub mod updates;
 pub mod webhook;
 pub mod windows;
 

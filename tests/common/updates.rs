@@ -49,7 +49,10 @@ impl TestKey {
     pub fn new() -> TestKey {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap().to_owned();
-        ok(offline(&["release", "keygen", "--out", &out, "--name", "test"]), "release keygen");
+        ok(
+            offline(&["release", "keygen", "--out", &out, "--name", "test"]),
+            "release keygen",
+        );
         TestKey {
             secret: dir.path().join("test.key"),
             public: dir.path().join("test.pub.pem"),
@@ -61,15 +64,25 @@ impl TestKey {
 /// The running agent's version and the next ones (patch + n).
 pub fn version_plus(n: u64) -> String {
     let v = onshi_agent::version::get();
-    let mut parts = v.split(['-', '+']).next().unwrap().split('.').map(|p| p.parse::<u64>().unwrap());
-    let (major, minor, patch) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let mut parts = v
+        .split(['-', '+'])
+        .next()
+        .unwrap()
+        .split('.')
+        .map(|p| p.parse::<u64>().unwrap());
+    let (major, minor, patch) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
     format!("{major}.{minor}.{}", patch + n)
 }
 
 /// A copy of `binary` reporting `version`.
 pub fn restamped(binary: &Path, version: &str, out: &Path) -> PathBuf {
     let bytes = std::fs::read(binary).unwrap();
-    let new = onshi_agent::version::restamp(&bytes, version).expect("the agent binary carries a version stamp");
+    let new = onshi_agent::version::restamp(&bytes, version)
+        .expect("the agent binary carries a version stamp");
     std::fs::write(out, new).unwrap();
     out.to_owned()
 }
@@ -86,11 +99,29 @@ pub struct Signed {
     pub signature: PathBuf,
 }
 
-pub fn sign(key: &TestKey, binary: &Path, version: &str, target: &str, out: &Path, extra: &[&str]) -> Signed {
+pub fn sign(
+    key: &TestKey,
+    binary: &Path,
+    version: &str,
+    target: &str,
+    out: &Path,
+    extra: &[&str],
+) -> Signed {
     let mut args = vec![
-        "release", "sign", "--key", key.secret.to_str().unwrap(), "--binary", binary.to_str().unwrap(),
-        "--version", version, "--target", target, "--out", out.to_str().unwrap(),
-        "--notes", "テスト用リリース",
+        "release",
+        "sign",
+        "--key",
+        key.secret.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+        "--version",
+        version,
+        "--target",
+        target,
+        "--out",
+        out.to_str().unwrap(),
+        "--notes",
+        "テスト用リリース",
     ];
     args.extend_from_slice(extra);
     let text = ok(offline(&args), "release sign");
@@ -110,19 +141,40 @@ pub fn sign(key: &TestKey, binary: &Path, version: &str, target: &str, out: &Pat
 /// `release publish` trusting the test key; the output whatever it is.
 pub fn publish(server: &Server, key: &TestKey, release: &Signed) -> Output {
     server.admin(&[
-        "release", "publish",
-        "--manifest", release.manifest.to_str().unwrap(),
-        "--signature", release.signature.to_str().unwrap(),
-        "--binary", release.binary.to_str().unwrap(),
-        "--release-trusted-key", key.public.to_str().unwrap(),
+        "release",
+        "publish",
+        "--manifest",
+        release.manifest.to_str().unwrap(),
+        "--signature",
+        release.signature.to_str().unwrap(),
+        "--binary",
+        release.binary.to_str().unwrap(),
+        "--release-trusted-key",
+        key.public.to_str().unwrap(),
     ])
 }
 
 /// `rollout start …`; the rollout's id.
-pub fn start_rollout(server: &Server, version: &str, target: &str, canary: &str, extra: &[&str]) -> i64 {
+pub fn start_rollout(
+    server: &Server,
+    version: &str,
+    target: &str,
+    canary: &str,
+    extra: &[&str],
+) -> i64 {
     let mut args = vec![
-        "rollout", "start", "--version", version, "--target", target,
-        "--canary-sites", canary, "--rings", "100", "--spread-minutes", "0",
+        "rollout",
+        "start",
+        "--version",
+        version,
+        "--target",
+        target,
+        "--canary-sites",
+        canary,
+        "--rings",
+        "100",
+        "--spread-minutes",
+        "0",
     ];
     args.extend_from_slice(extra);
     let text = ok(server.admin(&args), "rollout start");
@@ -137,7 +189,16 @@ pub fn set_hours(server: &Server, site: &str, open: bool) {
     let week = if open { "mon-sun 00:00-24:00" } else { "" };
     let holidays = if open { "open" } else { "closed" };
     ok(
-        server.admin(&["site", "hours", "--site-id", site, "--set", week, "--holidays", holidays]),
+        server.admin(&[
+            "site",
+            "hours",
+            "--site-id",
+            site,
+            "--set",
+            week,
+            "--holidays",
+            holidays,
+        ]),
         "site hours",
     );
 }
@@ -207,7 +268,12 @@ impl Installed {
     }
 
     /// The same with the state directory at `state` (e.g. a small disk).
-    pub fn with_state(server: &Server, key: &TestKey, site: &str, state: Option<PathBuf>) -> Installed {
+    pub fn with_state(
+        server: &Server,
+        key: &TestKey,
+        site: &str,
+        state: Option<PathBuf>,
+    ) -> Installed {
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join("bin").join("onshi-agent");
         std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
@@ -231,7 +297,15 @@ impl Installed {
     /// `bin/onshi-agent run` as the service manager would start it.
     pub fn start(&mut self, server: &Server) {
         let child = Command::new(&self.exe)
-            .args(["run", "--interval", "1", "--max-backoff", "2", "--site-id", &self.site])
+            .args([
+                "run",
+                "--interval",
+                "1",
+                "--max-backoff",
+                "2",
+                "--site-id",
+                &self.site,
+            ])
             .arg("--server")
             .arg(server.grpc_url())
             .arg("--config")
@@ -240,7 +314,13 @@ impl Installed {
             .arg(&self.state)
             .env("ONSHI_LOG", "info,h2=warn")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::options().create(true).append(true).open(&self.log).unwrap())
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&self.log)
+                    .unwrap(),
+            )
             .spawn()
             .unwrap();
         self.child = Some(child);
@@ -249,7 +329,9 @@ impl Installed {
     /// SIGTERM and wait (the agent and any child it started stop).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline && c.try_wait().unwrap().is_none() {
                 std::thread::sleep(Duration::from_millis(50));

@@ -406,7 +406,13 @@ impl WindowsAgent {
             .env("ONSHI_LOG", "info,h2=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::options().create(true).append(true).open(log).unwrap())
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .unwrap(),
+            )
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()))
     }
@@ -415,8 +421,17 @@ impl WindowsAgent {
     pub fn compile_c(&self, source: &str, out: &Path) {
         let c = out.with_extension("c");
         std::fs::write(&c, source).unwrap();
-        let built = Command::new(MINGW_GCC).arg("-o").arg(out).arg(&c).output().unwrap();
-        assert!(built.status.success(), "{MINGW_GCC}: {}", String::from_utf8_lossy(&built.stderr));
+        let built = Command::new(MINGW_GCC)
+            .arg("-o")
+            .arg(out)
+            .arg(&c)
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "{MINGW_GCC}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
     }
 
     /// `onshi-agent.exe ARGS` under Wine: its output, whatever the exit code.

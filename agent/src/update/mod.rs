@@ -51,6 +51,9 @@ impl Default for UpdateSettings {
     }
 }
 
+/// A download running in the background, with the offer it is for.
+type DownloadTask = (Box<Offered>, JoinHandle<Result<String, DownloadError>>);
+
 enum Role {
     /// Takes offers, downloads, swaps.
     Normal,
@@ -74,7 +77,7 @@ pub struct Updater {
     role: Role,
     service: bool,
     offer: Option<Box<Offered>>,
-    task: Option<(Box<Offered>, JoinHandle<Result<String, DownloadError>>)>,
+    task: Option<DownloadTask>,
     next_download: std::time::Instant,
     failures: u32,
     resumes: u32,

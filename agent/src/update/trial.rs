@@ -289,7 +289,8 @@ async fn stop(child: &mut Child) {
 /// exits with its exit code; a stop request is passed on.
 pub async fn shim(
     mut child: Child,
-    guard: ChildGuard,
+    // Kept until the child has exited (Windows: its job object).
+    _guard: ChildGuard,
     state_dir: &Path,
     shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
 ) -> i32 {
@@ -313,7 +314,6 @@ pub async fn shim(
     if code == 0 {
         Marker::at(state_dir).clear();
     }
-    drop(guard);
     code
 }
 

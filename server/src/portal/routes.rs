@@ -310,8 +310,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             delete(incidents_api::exception_delete),
         ),
         // Agent updates (issue 17): releases and rollouts, administrators only.
-        r(Method::GET, "/admin/updates", Role(Admin), get(updates::page)),
-        r(Method::POST, "/admin/rollouts", Role(Admin), post(updates::start)),
+        r(
+            Method::GET,
+            "/admin/updates",
+            Role(Admin),
+            get(updates::page),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts",
+            Role(Admin),
+            post(updates::start),
+        ),
         r(
             Method::GET,
             "/admin/rollouts/{rollout_id}",

@@ -52,6 +52,9 @@ pub struct HaltReason {
     pub detail: serde_json::Value,
 }
 
+/// A signal's words and how to count it in a cohort.
+type Signal = (&'static str, fn(&Cohort) -> u64);
+
 fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
@@ -74,7 +77,7 @@ pub fn evaluate(version: &str, h: &Health, t: &Thresholds) -> Option<HaltReason>
             t.max_rollback_percent
         ));
     }
-    let signals: [(&str, fn(&Cohort) -> u64); 3] = [
+    let signals: [Signal; 3] = [
         ("営業時間中に報告が止まっています", |c| {
             c.silent
         }),

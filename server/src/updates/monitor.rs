@@ -216,11 +216,18 @@ mod tests {
             updated_at: now,
             ended_at: None,
         };
-        let event = halt_event(&rollout, "1.4.2 に切り替えた PC のうち 1 台が報告できず元のバージョンに戻りました");
+        let event = halt_event(
+            &rollout,
+            "1.4.2 に切り替えた PC のうち 1 台が報告できず元のバージョンに戻りました",
+        );
         event.check().unwrap();
         assert_eq!(event.kind, "rollout_halted");
         assert!(event.subject.contains("1.4.2") && event.subject.contains("Windows"));
         assert!(event.body.contains("/admin/rollouts/12"), "{}", event.body);
-        assert!(event.body.contains("停止理由: 1.4.2 に切り替えた"), "{}", event.body);
+        assert!(
+            event.body.contains("停止理由: 1.4.2 に切り替えた"),
+            "{}",
+            event.body
+        );
     }
 }

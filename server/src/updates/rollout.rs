@@ -124,7 +124,7 @@ impl Rings {
 }
 
 fn percent_text(basis_points: u32) -> String {
-    if basis_points % 100 == 0 {
+    if basis_points.is_multiple_of(100) {
         format!("{}%", basis_points / 100)
     } else {
         let fraction = format!("{:02}", basis_points % 100);

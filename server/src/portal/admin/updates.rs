@@ -71,9 +71,12 @@ impl Default for StartForm {
 }
 
 fn number<T: std::str::FromStr>(text: &str, what: &str, range: &str) -> Result<T, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("{what}は {range} の数で入力してください（「{}」）", text.trim()))
+    text.trim().parse().map_err(|_| {
+        format!(
+            "{what}は {range} の数で入力してください（「{}」）",
+            text.trim()
+        )
+    })
 }
 
 impl StartForm {
@@ -95,7 +98,8 @@ impl StartForm {
             .filter(|p| !p.trim().is_empty())
             .map(|p| number::<u32>(p, "リング", "1〜100"))
             .collect::<Result<Vec<_>, _>>()?;
-        let spread_minutes: u32 = number(&self.spread_minutes, "ダウンロードの分散", "0〜1440 (分)")?;
+        let spread_minutes: u32 =
+            number(&self.spread_minutes, "ダウンロードの分散", "0〜1440 (分)")?;
         let halt_margin: u32 = number(&self.halt_margin, "自動停止の差", "1〜100 (ポイント)")?;
         let max_rollback: u32 = number(&self.max_rollback_percent, "切り戻しの上限", "0〜100 (%)")?;
         if spread_minutes > 1440 || !(1..=100).contains(&halt_margin) || max_rollback > 100 {
@@ -105,7 +109,10 @@ impl StartForm {
             release_id,
             rings: Rings::new(sites, canary_percent, percents)?,
             spread_minutes,
-            force_swap: self.force_now.as_deref().is_some_and(|v| matches!(v, "on" | "yes" | "true")),
+            force_swap: self
+                .force_now
+                .as_deref()
+                .is_some_and(|v| matches!(v, "on" | "yes" | "true")),
             halt_margin_points: halt_margin,
             max_rollback_percent: max_rollback,
         })
@@ -128,17 +135,35 @@ impl UpdatesPage {
     }
 }
 
-async fn updates_page(state: &AppState, who: &Principal, form: StartForm, message: String) -> Result<UpdatesPage, Error> {
+async fn updates_page(
+    state: &AppState,
+    who: &Principal,
+    form: StartForm,
+    message: String,
+) -> Result<UpdatesPage, Error> {
     let releases = releases::list(&state.pool).await?;
     let mut rollouts = Vec::new();
     for r in rollout_store::list(&state.pool, 50).await? {
         let outcomes = events::outcomes(&state.pool, r.rollout_id).await?;
-        rollouts.push(RolloutView { ring: r.ring_label(), outcomes, r });
+        rollouts.push(RolloutView {
+            ring: r.ring_label(),
+            outcomes,
+            r,
+        });
     }
-    Ok(UpdatesPage { nav: Nav::from(who), releases, rollouts, form, message })
+    Ok(UpdatesPage {
+        nav: Nav::from(who),
+        releases,
+        rollouts,
+        form,
+        message,
+    })
 }
 
-pub async fn page(State(state): State<AppState>, Extension(who): Extension<Principal>) -> Result<Response, Error> {
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Response, Error> {
     let page = updates_page(&state, &who, StartForm::default(), String::new()).await?;
     Ok(render(&page)?.into_response())
 }
@@ -156,7 +181,10 @@ pub async fn start(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
         }
     };
-    let by = Actor { actor: &who.actor, remote: &remote };
+    let by = Actor {
+        actor: &who.actor,
+        remote: &remote,
+    };
     match rollout_store::start(&state.pool, &new, by, Utc::now()).await {
         Ok(row) => Ok(Redirect::to(&format!("/admin/rollouts/{}", row.rollout_id)).into_response()),
         Err(e @ (Error::Conflict(_) | Error::NotFound(_))) => {
@@ -201,8 +229,17 @@ pub async fn detail(
     Ok(render(&page)?.into_response())
 }
 
-async fn act(state: &AppState, who: &Principal, remote: &str, rollout_id: i64, action: Action) -> Result<Response, Error> {
-    let by = Actor { actor: &who.actor, remote };
+async fn act(
+    state: &AppState,
+    who: &Principal,
+    remote: &str,
+    rollout_id: i64,
+    action: Action,
+) -> Result<Response, Error> {
+    let by = Actor {
+        actor: &who.actor,
+        remote,
+    };
     rollout_store::act(&state.pool, rollout_id, action, by, Utc::now()).await?;
     Ok(Redirect::to(&format!("/admin/rollouts/{rollout_id}")).into_response())
 }
@@ -255,7 +292,11 @@ mod tests {
     #[test]
     fn the_start_form_is_checked_in_japanese() {
         let form = |f: fn(&mut StartForm)| {
-            let mut s = StartForm { release_id: "3".into(), canary_sites: "a\nb、c".into(), ..StartForm::default() };
+            let mut s = StartForm {
+                release_id: "3".into(),
+                canary_sites: "a\nb、c".into(),
+                ..StartForm::default()
+            };
             f(&mut s);
             s.parse()
         };
@@ -264,11 +305,35 @@ mod tests {
         assert_eq!(ok.rings.canary_sites, ["a", "b", "c"]);
         assert_eq!(ok.rings.percents, [10, 50, 100]);
         assert!(!ok.force_swap);
-        assert!(form(|s| s.force_now = Some("on".into())).unwrap().force_swap);
-        assert!(form(|s| s.release_id.clear()).unwrap_err().contains("リリース"));
-        assert!(form(|s| s.rings = "50,10".into()).unwrap_err().contains("小さい順"));
-        assert!(form(|s| s.spread_minutes = "abc".into()).unwrap_err().contains("ダウンロードの分散"));
-        assert!(form(|s| s.halt_margin = "0".into()).unwrap_err().contains("自動停止の差"));
-        assert!(form(|s| s.canary_sites.clear()).unwrap_err().contains("カナリアが空"));
+        assert!(
+            form(|s| s.force_now = Some("on".into()))
+                .unwrap()
+                .force_swap
+        );
+        assert!(
+            form(|s| s.release_id.clear())
+                .unwrap_err()
+                .contains("リリース")
+        );
+        assert!(
+            form(|s| s.rings = "50,10".into())
+                .unwrap_err()
+                .contains("小さい順")
+        );
+        assert!(
+            form(|s| s.spread_minutes = "abc".into())
+                .unwrap_err()
+                .contains("ダウンロードの分散")
+        );
+        assert!(
+            form(|s| s.halt_margin = "0".into())
+                .unwrap_err()
+                .contains("自動停止の差")
+        );
+        assert!(
+            form(|s| s.canary_sites.clear())
+                .unwrap_err()
+                .contains("カナリアが空")
+        );
     }
 }
