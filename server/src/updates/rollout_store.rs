@@ -143,6 +143,24 @@ pub async fn start(
             .await?;
     let (version, target) = release
         .ok_or_else(|| Error::NotFound(format!("リリース {} はありません", new.release_id)))?;
+    let known: Vec<String> =
+        sqlx::query_scalar("SELECT site_id FROM sites WHERE site_id = ANY($1)")
+            .bind(&new.rings.canary_sites)
+            .fetch_all(&mut *tx)
+            .await?;
+    let unknown: Vec<&str> = new
+        .rings
+        .canary_sites
+        .iter()
+        .filter(|s| !known.contains(s))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "カナリアのサイト {} は登録されていません。サイト ID を確認してください",
+            unknown.join("、")
+        )));
+    }
     let live: Option<i64> = sqlx::query_scalar(
         "SELECT rollout_id FROM rollouts WHERE target = $1 AND state IN ('running', 'paused', 'halted') FOR UPDATE",
     )

@@ -187,9 +187,13 @@ pub async fn start(
     };
     match rollout_store::start(&state.pool, &new, by, Utc::now()).await {
         Ok(row) => Ok(Redirect::to(&format!("/admin/rollouts/{}", row.rollout_id)).into_response()),
-        Err(e @ (Error::Conflict(_) | Error::NotFound(_))) => {
+        Err(e @ (Error::Conflict(_) | Error::NotFound(_) | Error::InvalidArgument(_))) => {
+            let status = match e {
+                Error::Conflict(_) => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
             let page = updates_page(&state, &who, form, e.to_string()).await?;
-            Ok((StatusCode::CONFLICT, render(&page)?).into_response())
+            Ok((status, render(&page)?).into_response())
         }
         Err(e) => Err(e),
     }

@@ -102,6 +102,27 @@ async fn only_admins_start_and_steer_rollouts_and_every_step_is_audited() {
 
     let owned = fields(&form("clinic-a\nclinic-b"));
     let borrowed: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Canary sites must exist (a typo would reach no one).
+    let resp = h
+        .send(post("/admin/rollouts", Some(&admin), &borrowed))
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = text(resp).await;
+    assert!(
+        page.contains("clinic-a、clinic-b は登録されていません"),
+        "{page}"
+    );
+    assert!(
+        page.contains("clinic-a\nclinic-b</textarea>"),
+        "what was typed is kept"
+    );
+    for site in ["clinic-a", "clinic-b"] {
+        sqlx::query("INSERT INTO sites (site_id, name) VALUES ($1, $1)")
+            .bind(site)
+            .execute(&h.pool)
+            .await
+            .unwrap();
+    }
     let mut no_csrf = post("/admin/rollouts", None, &borrowed);
     no_csrf.headers_mut().insert(
         axum::http::header::COOKIE,
