@@ -8,8 +8,10 @@
 
 pub mod crash;
 pub mod download;
+mod keys;
 pub mod platform;
 pub mod policy;
+mod stage;
 pub mod state;
 pub mod trial;
 
@@ -20,13 +22,14 @@ use chrono::{DateTime, Utc};
 use onshi_proto::v1 as pb;
 use onshi_proto::v1::UpdateEventKind as Kind;
 use onshi_proto::v1::update_service_client::UpdateServiceClient;
-use onshi_release::{PublicKey, Target, TrustedKeys};
+use onshi_release::{Target, TrustedKeys};
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 use download::DownloadError;
-use policy::{Offered, Verdict, judge, retry_delay, swap_moment};
-use state::{Dirs, Staged, UpdateState};
+pub use keys::trusted_keys;
+use policy::{Offered, Verdict, judge, swap_moment};
+use state::{Dirs, UpdateState};
 pub use trial::SwapPlan;
 
 /// The `[update]` settings (docs/agent.md).
@@ -81,42 +84,6 @@ pub struct Updater {
     next_download: std::time::Instant,
     failures: u32,
     resumes: u32,
-}
-
-/// The trusted keys: built in, plus protected extra files.
-pub fn trusted_keys(extra: &[PathBuf]) -> TrustedKeys {
-    let mut keys = TrustedKeys::built_in();
-    for path in extra {
-        match protected_key(path) {
-            Ok(key) => {
-                tracing::warn!(key_id = key.id(), path = %path.display(), "trusting an extra release key from the configuration");
-                keys.add(key);
-            }
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "extra release key ignored")
-            }
-        }
-    }
-    keys
-}
-
-/// A key file only an administrator can change: on Unix owned by root or
-/// this agent's user and writable by no one else (on Windows the state and
-/// configuration folder's ACL, set by install.ps1, protects it).
-fn protected_key(path: &Path) -> anyhow::Result<PublicKey> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let md = std::fs::metadata(path)?;
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
-        if md.mode() & 0o022 != 0 || (md.uid() != 0 && md.uid() != me) {
-            anyhow::bail!(
-                "the key file must be owned by root or the agent's user and not writable by group or others (chmod 644)"
-            );
-        }
-    }
-    Ok(PublicKey::from_pem(&std::fs::read_to_string(path)?)?)
 }
 
 impl Updater {
@@ -307,121 +274,6 @@ impl Updater {
         self.start_download(channel);
         self.send_events(channel, agent_id).await;
         self.due(boot_time, Utc::now())
-    }
-
-    fn start_download(&mut self, channel: &Channel) {
-        let Some(offer) = &self.offer else { return };
-        let staged = self
-            .state
-            .staged
-            .as_ref()
-            .is_some_and(|s| s.version == offer.manifest.version);
-        if staged || self.task.is_some() || !self.service {
-            return;
-        }
-        if Utc::now() < offer.download_after || std::time::Instant::now() < self.next_download {
-            return;
-        }
-        let task = tokio::spawn(download::fetch(
-            channel.clone(),
-            self.dirs.clone(),
-            (**offer).clone(),
-        ));
-        self.task = Some((offer.clone(), task));
-    }
-
-    async fn poll_download(&mut self) {
-        if !self.task.as_ref().is_some_and(|(_, t)| t.is_finished()) {
-            return;
-        }
-        let (offer, task) = self.task.take().expect("checked above");
-        let result = task
-            .await
-            .unwrap_or_else(|e| Err(DownloadError::Io(std::io::Error::other(e))));
-        self.downloaded(&offer, result);
-    }
-
-    fn downloaded(&mut self, offer: &Offered, result: Result<String, DownloadError>) {
-        let m = &offer.manifest;
-        let now = Utc::now();
-        let pause = match result {
-            Ok(file) => {
-                let reason = format!(
-                    "{} bytes verified after {} resumption(s)",
-                    m.size, self.resumes
-                );
-                tracing::info!(version = %m.version, "update downloaded and verified; waiting for the moment to swap");
-                self.state.staged = Some(Staged {
-                    version: m.version.clone(),
-                    manifest_hex: hex::encode(&offer.signed.manifest),
-                    signature_hex: hex::encode(&offer.signed.signature),
-                    key_id: offer.signed.key_id.clone(),
-                    rollout_id: offer.rollout_id,
-                    file,
-                });
-                self.state.say(
-                    Kind::Staged,
-                    &m.version,
-                    self.running,
-                    &reason,
-                    offer.rollout_id,
-                    now,
-                );
-                self.save();
-                self.failures = 0;
-                self.resumes = 0;
-                return;
-            }
-            Err(DownloadError::Server(status)) => {
-                tracing::warn!(version = %m.version, code = ?status.code(), message = status.message(), "release download refused by the server; trying later");
-                crate::delivery::retry_after(&status).unwrap_or_else(|| retry_delay(self.failures))
-            }
-            Err(e @ DownloadError::Interrupted { .. }) => {
-                tracing::warn!(version = %m.version, error = %e, "release download interrupted");
-                self.resumes += 1;
-                retry_delay(self.failures.min(2))
-            }
-            Err(e @ DownloadError::DiskFull { .. }) => {
-                tracing::error!(version = %m.version, error = %e, "release not staged: free disk space on the state directory's drive");
-                if self
-                    .state
-                    .first_refusal(&format!("disk-full:{}", m.version))
-                {
-                    self.state.say(
-                        Kind::Refused,
-                        &m.version,
-                        self.running,
-                        &e.to_string(),
-                        offer.rollout_id,
-                        now,
-                    );
-                    self.save();
-                }
-                Duration::from_secs(3600)
-            }
-            Err(DownloadError::Refused(e)) => {
-                tracing::error!(version = %m.version, error = %e, "downloaded release does not match its signed manifest; discarded");
-                self.state.say(
-                    Kind::Refused,
-                    &m.version,
-                    self.running,
-                    &e.to_string(),
-                    offer.rollout_id,
-                    now,
-                );
-                if self.failures >= 2 {
-                    self.state.remember_failed(&m.version);
-                }
-                self.save();
-                retry_delay(self.failures)
-            }
-            Err(e @ DownloadError::Io(_)) => {
-                tracing::error!(version = %m.version, error = %e, "release download failed on the local disk; trying later");
-                retry_delay(self.failures)
-            }
-        };
-        self.failures += 1;
-        self.next_download = std::time::Instant::now() + pause;
     }
 
     /// Sends the events the server has not acknowledged yet.

@@ -36,7 +36,7 @@ pub const TRIAL_ENV: &str = "ONSHI_UPDATE_TRIAL";
 /// `update/staged/`, yet its own later update must replace the installed one).
 pub const EXE_ENV: &str = "ONSHI_AGENT_EXE";
 /// How long a child asked to stop may take before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(20);
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// A swap that is due.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@
 //! refreshes and checks; `cli` is `release …` and `rollout …`.
 
 pub mod cli;
+mod cli_sign;
 mod cli_status;
 pub mod events;
 pub mod halt;

@@ -126,6 +126,72 @@ async fn timeline(
     Ok(())
 }
 
+/// Canary sites must exist: a typo would reach no one.
+async fn check_canaries(conn: &mut PgConnection, sites: &[String]) -> Result<(), Error> {
+    let known: Vec<String> =
+        sqlx::query_scalar("SELECT site_id FROM sites WHERE site_id = ANY($1)")
+            .bind(sites)
+            .fetch_all(&mut *conn)
+            .await?;
+    let unknown: Vec<&str> = sites
+        .iter()
+        .filter(|s| !known.contains(s))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "カナリアのサイト {} は登録されていません。サイト ID を確認してください",
+            unknown.join("、")
+        )));
+    }
+    Ok(())
+}
+
+/// The live rollout of `target` blocks a new one, unless it reached every
+/// site: then it is completed (superseded), in the caller's transaction.
+async fn supersede_live(
+    conn: &mut PgConnection,
+    target: Target,
+    version: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let live: Option<i64> = sqlx::query_scalar(
+        "SELECT rollout_id FROM rollouts WHERE target = $1 AND state IN ('running', 'paused', 'halted') FOR UPDATE",
+    )
+    .bind(target)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = live else {
+        return Ok(());
+    };
+    let old = lock(conn, id).await?;
+    if old.state != RolloutState::Running || !old.rings().is_last(old.ring as usize) {
+        return Err(Error::Conflict(format!(
+            "{target} にはロールアウト #{id}（{}、{}、{}）が進行中です。全サイトまで広げるか中止してから始めてください",
+            old.version,
+            old.state.label_ja(),
+            old.ring_label()
+        )));
+    }
+    sqlx::query("UPDATE rollouts SET state = 'completed', updated_at = $2, ended_at = $2 WHERE rollout_id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let note = format!("{version} のロールアウト開始により完了");
+    timeline(
+        conn,
+        id,
+        now,
+        actor,
+        TimelineAction::Complete,
+        old.ring,
+        &note,
+    )
+    .await
+}
+
 /// Starts a rollout. A live rollout of the same target blocks it, except
 /// one that reached every site: that one is completed (superseded) in the
 /// same transaction.
@@ -143,57 +209,8 @@ pub async fn start(
             .await?;
     let (version, target) = release
         .ok_or_else(|| Error::NotFound(format!("リリース {} はありません", new.release_id)))?;
-    let known: Vec<String> =
-        sqlx::query_scalar("SELECT site_id FROM sites WHERE site_id = ANY($1)")
-            .bind(&new.rings.canary_sites)
-            .fetch_all(&mut *tx)
-            .await?;
-    let unknown: Vec<&str> = new
-        .rings
-        .canary_sites
-        .iter()
-        .filter(|s| !known.contains(s))
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "カナリアのサイト {} は登録されていません。サイト ID を確認してください",
-            unknown.join("、")
-        )));
-    }
-    let live: Option<i64> = sqlx::query_scalar(
-        "SELECT rollout_id FROM rollouts WHERE target = $1 AND state IN ('running', 'paused', 'halted') FOR UPDATE",
-    )
-    .bind(target)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(id) = live {
-        let old = lock(&mut tx, id).await?;
-        if old.state != RolloutState::Running || !old.rings().is_last(old.ring as usize) {
-            return Err(Error::Conflict(format!(
-                "{target} にはロールアウト #{id}（{}、{}、{}）が進行中です。全サイトまで広げるか中止してから始めてください",
-                old.version,
-                old.state.label_ja(),
-                old.ring_label()
-            )));
-        }
-        sqlx::query("UPDATE rollouts SET state = 'completed', updated_at = $2, ended_at = $2 WHERE rollout_id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let note = format!("{version} のロールアウト開始により完了");
-        timeline(
-            &mut tx,
-            id,
-            now,
-            by.actor,
-            TimelineAction::Complete,
-            old.ring,
-            &note,
-        )
-        .await?;
-    }
+    check_canaries(&mut tx, &new.rings.canary_sites).await?;
+    supersede_live(&mut tx, target, &version, by.actor, now).await?;
     let rollout_id: i64 = sqlx::query_scalar(
         "INSERT INTO rollouts (release_id, target, state, ring, canary_sites, canary_basis_points, ring_percents,
                                spread_minutes, force_swap, halt_margin_points, max_rollback_percent,
@@ -213,7 +230,14 @@ pub async fn start(
     .bind(by.actor)
     .bind(now)
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| match &e {
+        // Another start of the same target committed first (the index).
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => Error::Conflict(
+            format!("{target} のロールアウトが同時に開始されました。ロールアウト一覧を確認してください"),
+        ),
+        _ => Error::from(e),
+    })?;
     let label = new.rings.label_ja(0);
     timeline(
         &mut tx,

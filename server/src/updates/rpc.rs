@@ -119,6 +119,47 @@ impl UpdateRpc {
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::ReleaseChunk, Status>> + Send + 'static>>;
 
+/// The binary from `offset` in chunks, at the shared byte rate, holding the
+/// download permit until the stream ends or the agent goes away; a server
+/// shutting down ends it early (the agent resumes later).
+fn chunks(
+    offset: usize,
+    binary: Arc<Vec<u8>>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    limiter: Option<Arc<Limiter>>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> ChunkStream {
+    let stream = futures_util::stream::unfold(
+        (offset, binary, permit, limiter, stop),
+        |(pos, binary, permit, limiter, stop)| async move {
+            if pos >= binary.len() {
+                return None;
+            }
+            if *stop.borrow() {
+                let status = retry_later(
+                    "the server is shutting down; resume the download later".into(),
+                    30,
+                );
+                // Ends the stream after this error (position past the end).
+                return Some((Err(status), (usize::MAX, binary, permit, limiter, stop)));
+            }
+            let end = (pos + CHUNK).min(binary.len());
+            if let Some(limiter) = &limiter {
+                let n = NonZeroU32::new((end - pos) as u32).expect("a chunk is not empty");
+                // The burst is at least one chunk: never InsufficientCapacity.
+                let _ = limiter.until_n_ready(n).await;
+            }
+            let chunk = pb::ReleaseChunk {
+                offset: pos as u64,
+                data: binary[pos..end].to_vec(),
+                total_size: binary.len() as u64,
+            };
+            Some((Ok(chunk), (end, binary, permit, limiter, stop)))
+        },
+    );
+    Box::pin(stream)
+}
+
 #[tonic::async_trait]
 impl UpdateService for UpdateRpc {
     type DownloadReleaseStream = ChunkStream;
@@ -178,37 +219,14 @@ impl UpdateService for UpdateRpc {
             ));
         }
         tracing::info!(%agent_id, version = %live.version, offset = req.offset, size = live.size, "release download started");
-        let limiter = self.limiter.clone();
-        let stop = self.stop.clone();
-        let stream = futures_util::stream::unfold(
-            (req.offset as usize, binary, permit, limiter, stop),
-            |(pos, binary, permit, limiter, stop)| async move {
-                if pos >= binary.len() {
-                    return None;
-                }
-                if *stop.borrow() {
-                    let status = retry_later(
-                        "the server is shutting down; resume the download later".into(),
-                        30,
-                    );
-                    // Ends the stream after this error (position past the end).
-                    return Some((Err(status), (usize::MAX, binary, permit, limiter, stop)));
-                }
-                let end = (pos + CHUNK).min(binary.len());
-                if let Some(limiter) = &limiter {
-                    let n = NonZeroU32::new((end - pos) as u32).expect("a chunk is not empty");
-                    // The burst is at least one chunk: never InsufficientCapacity.
-                    let _ = limiter.until_n_ready(n).await;
-                }
-                let chunk = pb::ReleaseChunk {
-                    offset: pos as u64,
-                    data: binary[pos..end].to_vec(),
-                    total_size: binary.len() as u64,
-                };
-                Some((Ok(chunk), (end, binary, permit, limiter, stop)))
-            },
+        let stream = chunks(
+            req.offset as usize,
+            binary,
+            permit,
+            self.limiter.clone(),
+            self.stop.clone(),
         );
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(stream))
     }
 
     async fn report_update_events(
