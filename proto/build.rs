@@ -3,7 +3,11 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["onshi/v1/agent.proto", "onshi/v1/enrollment.proto"];
+    let protos = [
+        "onshi/v1/agent.proto",
+        "onshi/v1/enrollment.proto",
+        "onshi/v1/update.proto",
+    ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

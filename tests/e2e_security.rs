@@ -236,6 +236,7 @@ async fn every_route_demands_login_and_the_right_role() {
             .replace("{maker}", "fujitsu")
             .replace("{agent_id}", "x")
             .replace("{token_id}", "1")
+            .replace("{rollout_id}", "1")
             .replace("{username}", "x")
             .replace("{id}", "1")
             .replace("{date}", "2099-05-01")

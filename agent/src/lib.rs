@@ -13,3 +13,5 @@ pub mod service;
 pub mod spool;
 pub mod state;
 pub mod transport;
+pub mod update;
+pub mod version;

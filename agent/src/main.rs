@@ -4,13 +4,20 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use onshi_agent::cli::{Cli, Command};
 use onshi_agent::{config, delivery, enroll, logfile, probe, service};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `--version` says the binary's version stamp (agent updates restamp it).
+    let matches = Cli::command()
+        .version(onshi_agent::version::get())
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let file = match config::load(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {

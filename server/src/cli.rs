@@ -78,6 +78,12 @@ pub enum Command {
     /// The receipt-system vendors' desks (the receipt-vendor directory).
     #[command(subcommand)]
     ReceiptVendor(crate::escalation::directory_cli::ReceiptVendorCommand),
+    /// Agent releases: signing keys, signing (offline), publishing (docs/UPDATES.md).
+    #[command(subcommand)]
+    Release(crate::updates::cli::ReleaseCommand),
+    /// Rolling a release out to the fleet in rings (docs/UPDATES.md).
+    #[command(subcommand)]
+    Rollout(crate::updates::cli::RolloutCommand),
     /// Notification channels (webhook, SMTP), their deliveries and retries.
     #[command(subcommand)]
     Channel(crate::notify::cli::ChannelCommand),
@@ -343,6 +349,8 @@ pub struct ServeArgs {
     pub max_grpc_connections: Option<u64>,
     #[command(flatten)]
     pub escalation_mail: crate::escalation::send::MailArgs,
+    #[command(flatten)]
+    pub updates: crate::updates::UpdateArgs,
     /// Whether this process routes and sends notifications (`off` on a replica that leaves
     /// them to the others; every replica may run it).
     #[arg(long, env = "ONSHI_NOTIFY_WORKER", value_enum, default_value = "on")]

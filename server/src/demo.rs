@@ -348,6 +348,7 @@ async fn simulate(
             agent_id: agent_id.clone(),
             reports: vec![report],
             abandoned_through: 0,
+            update: None,
         };
         match client.submit_reports(request).await {
             Ok(_) => {

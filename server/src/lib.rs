@@ -28,3 +28,4 @@ pub mod serve;
 pub mod sites;
 pub mod text;
 pub mod tls;
+pub mod updates;

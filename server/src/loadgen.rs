@@ -287,6 +287,7 @@ async fn agent_load(
             agent_id: agent_id.clone(),
             reports,
             abandoned_through: 0,
+            update: None,
         };
         // A started batch is retried until acknowledged, also past the
         // deadline: every report the server stored is then also counted.

@@ -101,6 +101,8 @@ fn main() -> ExitCode {
             Command::ReceiptVendor(cmd) => {
                 onshi_server::escalation::directory_cli::receipt_vendor(cmd).await?
             }
+            Command::Release(cmd) => onshi_server::updates::cli::release(cmd).await?,
+            Command::Rollout(cmd) => onshi_server::updates::cli::rollout(cmd).await?,
             Command::Channel(cmd) => {
                 if !onshi_server::notify::cli::channel(cmd).await? {
                     std::process::exit(1);

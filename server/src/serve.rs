@@ -54,7 +54,17 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let http_addr = http_listener.local_addr()?;
 
     let mut tasks = Vec::new();
-    let ingest = AgentIngest::new(pool.clone(), metrics.clone(), args.agent_batches_per_minute);
+    // Agent updates (docs/UPDATES.md): offers from memory, refreshed by the monitor.
+    let offers = crate::updates::Offers::new(pool.clone());
+    offers.refresh(chrono::Utc::now()).await?;
+    let update_rpc = crate::updates::rpc::UpdateRpc::new(
+        pool.clone(),
+        offers.clone(),
+        &args.updates,
+        shutdown.subscribe(),
+    );
+    let ingest = AgentIngest::new(pool.clone(), metrics.clone(), args.agent_batches_per_minute)
+        .with_updates(offers.clone());
     let limiter_handle = ingest.limiter.clone();
     let incoming = listener::incoming(
         grpc_listener,
@@ -69,6 +79,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
             pool: pool.clone(),
             pki: pki.clone(),
         },
+        update_rpc,
         metrics.clone(),
         args.max_message_bytes,
         stopped(shutdown.subscribe()),
@@ -117,6 +128,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
             shutdown.subscribe(),
         )));
     }
+    tasks.push(tokio::spawn(crate::updates::monitor::run(
+        pool.clone(),
+        offers,
+        Duration::from_secs(u64::from(args.updates.rollout_check_seconds)),
+        shutdown.subscribe(),
+    )));
     tasks.push(tokio::spawn(crate::notify::engine::run(
         pool.clone(),
         metrics_handle.clone(),
@@ -206,6 +223,7 @@ fn run_grpc<I, S>(
     incoming: I,
     ingest: AgentIngest,
     enrollment: Enrollment,
+    updates: crate::updates::rpc::UpdateRpc,
     metrics: Metrics,
     max_message_bytes: usize,
     stop: S,
@@ -259,7 +277,11 @@ where
         .add_service(health_service)
         .add_service(reflection)
         .add_service(agent_service)
-        .add_service(EnrollmentServiceServer::new(enrollment).max_decoding_message_size(64 * 1024));
+        .add_service(EnrollmentServiceServer::new(enrollment).max_decoding_message_size(64 * 1024))
+        .add_service(
+            onshi_proto::v1::update_service_server::UpdateServiceServer::new(updates)
+                .max_decoding_message_size(256 * 1024),
+        );
     Ok(async move {
         health_reporter
             .set_serving::<AgentServiceServer<AgentIngest>>()

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod history;
 pub mod incidents;
 pub mod smtp;
+pub mod updates;
 pub mod webhook;
 pub mod windows;
 
@@ -457,6 +458,7 @@ pub fn batch(
         agent_id: agent.into(),
         reports,
         abandoned_through: 0,
+        update: None,
     }
 }
 

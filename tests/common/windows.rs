@@ -395,6 +395,45 @@ impl WindowsAgent {
         output_within(self.wine_command(program).args(args), COMMAND_LIMIT)
     }
 
+    /// A long-running Windows program under Wine (`run` as a service would),
+    /// its stderr appended to `log`. Wine's `PATH` (`WINEPATH`) includes the
+    /// built .exe's directory, so programs started from elsewhere (an
+    /// update's staged .exe) find the `bcryptprimitives.dll` shim there.
+    pub fn spawn(&self, program: &Path, args: &[&str], log: &Path) -> std::process::Child {
+        self.wine_command(program)
+            .args(args)
+            .env("WINEPATH", win_path(self.exe.parent().unwrap()))
+            .env("ONSHI_LOG", "info,h2=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()))
+    }
+
+    /// Compiles a C program for Windows with mingw-w64 (already required).
+    pub fn compile_c(&self, source: &str, out: &Path) {
+        let c = out.with_extension("c");
+        std::fs::write(&c, source).unwrap();
+        let built = Command::new(MINGW_GCC)
+            .arg("-o")
+            .arg(out)
+            .arg(&c)
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "{MINGW_GCC}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+
     /// `onshi-agent.exe ARGS` under Wine: its output, whatever the exit code.
     pub fn run(&self, args: &[&str]) -> Output {
         output_within(self.wine_command(&self.exe).args(args), COMMAND_LIMIT)

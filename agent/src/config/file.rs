@@ -27,6 +27,36 @@ pub struct FileConfig {
     pub log_file: Option<PathBuf>,
     pub spool: SpoolConfig,
     pub probes: ProbeFileConfig,
+    pub update: UpdateFileConfig,
+}
+
+/// `[update]`: agent updates (docs/UPDATES.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateFileConfig {
+    /// Take the updates the server offers.
+    pub enabled: bool,
+    /// Release public keys (PEM files) trusted besides the built-in ones: a
+    /// test key, or the next key during a rotation. Each file must be owned
+    /// by root (or the agent's user) and not writable by others.
+    pub trusted_keys: Vec<PathBuf>,
+    /// Seconds the new version has to deliver its first report before the
+    /// previous one is kept instead.
+    pub trial_timeout: f64,
+    /// Minutes after the PC starts during which a swap is allowed even in
+    /// business hours (the clinic is not using the PC yet).
+    pub startup_minutes: f64,
+}
+
+impl Default for UpdateFileConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            trusted_keys: Vec::new(),
+            trial_timeout: 600.0,
+            startup_minutes: 15.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

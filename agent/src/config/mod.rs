@@ -85,6 +85,7 @@ pub struct RunConfig {
     pub max_backoff: Duration,
     pub spool: SpoolConfig,
     pub probe: crate::probe::Settings,
+    pub update: crate::update::UpdateSettings,
 }
 
 /// How long `run` runs.
@@ -160,7 +161,30 @@ pub fn resolve(args: &RunArgs, f: &FileConfig) -> anyhow::Result<RunConfig> {
         max_backoff: Duration::from_secs_f64(max_backoff.clamp(0.1, 3600.0)),
         spool: f.spool.clone(),
         probe: probe_settings(&args.probe, Some(state_dir.clone()), f),
+        update: update_settings(&f.update)?,
         state_dir,
+    })
+}
+
+/// `[update]` checked once.
+fn update_settings(u: &UpdateFileConfig) -> anyhow::Result<crate::update::UpdateSettings> {
+    if !(u.trial_timeout.is_finite() && (5.0..=86_400.0).contains(&u.trial_timeout)) {
+        anyhow::bail!(
+            "[update] trial_timeout must be 5 to 86400 seconds, got {}",
+            u.trial_timeout
+        );
+    }
+    if !(u.startup_minutes.is_finite() && (0.0..=240.0).contains(&u.startup_minutes)) {
+        anyhow::bail!(
+            "[update] startup_minutes must be 0 to 240, got {}",
+            u.startup_minutes
+        );
+    }
+    Ok(crate::update::UpdateSettings {
+        enabled: u.enabled,
+        extra_keys: u.trusted_keys.clone(),
+        trial_timeout: Duration::from_secs_f64(u.trial_timeout),
+        startup_grace: chrono::Duration::seconds((u.startup_minutes * 60.0) as i64),
     })
 }
 

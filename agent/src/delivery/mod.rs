@@ -21,8 +21,9 @@ use crate::config::{Mode, RunConfig};
 use crate::probe::{self, Prober};
 use crate::spool::{Limits, Spool};
 use crate::state::{AgentState, StateFile};
+use crate::update;
 use backoff::Backoff;
-pub use send::DeliveryError;
+pub use send::{DeliveryError, retry_after};
 
 /// How often to check whether the client certificate is due for renewal.
 const RENEW_CHECK: Duration = Duration::from_secs(6 * 3600);
@@ -40,50 +41,101 @@ struct Schedule {
 }
 
 pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
-    let mut agent = Agent::start(&cfg).await?;
-    let mut backoff = Backoff::new(cfg.max_backoff);
-    let now = Instant::now();
-    let mut at = Schedule {
-        next_collect: now,
-        next_send: now,
-        next_renew_check: now,
-        attempts: 0,
-        collected_once: false,
-    };
-    let once = matches!(cfg.mode, Mode::Once { .. });
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-
+    let once = matches!(cfg.mode, Mode::Once { .. });
+    // The running marker belongs to the first agent of a process tree (a
+    // new version on trial runs under its parent's): crash restarts.
+    let owns_marker =
+        !once && std::env::var_os(update::trial::TRIAL_ENV).is_none_or(|v| v.is_empty());
+    let mut crashed = None;
+    if owns_marker {
+        let now = chrono::Utc::now();
+        let (_, previous) =
+            update::crash::Marker::start(&cfg.state_dir, crate::version::get(), now);
+        crashed = previous.filter(|p| update::crash::crashed(p, update::platform::boot_time(now)));
+    }
     loop {
-        // Every await below races SIGTERM: probes and a gRPC call can take
-        // up to their timeouts, and a stop must not wait for them.
-        let step = async {
-            agent.step(&cfg, &mut at, &mut backoff).await?;
-            if once && at.collected_once && agent.spool.backlog() == 0 {
-                if agent.spool.unreported_loss().rejected > 0 {
-                    anyhow::bail!(
-                        "the server refused the report as invalid; it was set aside in {} (see the log)",
-                        cfg.state_dir.join("spool").join("rejected").display()
-                    );
+        let mut agent = Agent::start(&cfg, crashed.take()).await?;
+        let exit = agent.serve(&cfg, &mut shutdown).await;
+        drop(agent);
+        let plan = match exit? {
+            Flow::Swap(plan) => plan,
+            Flow::Done | Flow::Stopped | Flow::Again => {
+                if owns_marker {
+                    update::crash::Marker::at(&cfg.state_dir).clear();
                 }
-                return anyhow::Ok(Flow::Done);
-            }
-            tokio::time::sleep_until(agent.wake(&at, once)).await;
-            anyhow::Ok(Flow::Again)
-        };
-        let flow = tokio::select! {
-            flow = step => flow?,
-            _ = &mut shutdown => Flow::Stopped,
-        };
-        match flow {
-            Flow::Again => {}
-            Flow::Done => return Ok(()),
-            Flow::Stopped => {
-                tracing::info!(
-                    backlog = agent.spool.backlog(),
-                    "stopping; the spool keeps what was not delivered"
-                );
                 return Ok(());
+            }
+        };
+        match update::trial::run(*plan, &mut shutdown).await {
+            update::trial::Outcome::RolledBack => continue,
+            update::trial::Outcome::Stopped => {
+                if owns_marker {
+                    update::crash::Marker::at(&cfg.state_dir).clear();
+                }
+                return Ok(());
+            }
+            update::trial::Outcome::Handed(child, guard) => {
+                let code = update::trial::shim(child, guard, &cfg.state_dir, &mut shutdown).await;
+                tracing::info!(code, "the updated agent stopped; exiting with its code");
+                std::process::exit(code);
+            }
+        }
+    }
+}
+
+impl Agent {
+    /// The service loop until a stop, the end of `--once`, or a swap.
+    async fn serve(
+        &mut self,
+        cfg: &RunConfig,
+        shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+    ) -> anyhow::Result<Flow> {
+        let mut backoff = Backoff::new(cfg.max_backoff);
+        let now = Instant::now();
+        let mut at = Schedule {
+            next_collect: now,
+            next_send: now,
+            next_renew_check: now,
+            attempts: 0,
+            collected_once: false,
+        };
+        let once = matches!(cfg.mode, Mode::Once { .. });
+        let agent = self;
+        loop {
+            // Every await below races SIGTERM: probes and a gRPC call can take
+            // up to their timeouts, and a stop must not wait for them.
+            let step = async {
+                if let Some(plan) = agent.step(cfg, &mut at, &mut backoff).await? {
+                    return anyhow::Ok(Flow::Swap(Box::new(plan)));
+                }
+                if once && at.collected_once && agent.spool.backlog() == 0 {
+                    if agent.spool.unreported_loss().rejected > 0 {
+                        anyhow::bail!(
+                            "the server refused the report as invalid; it was set aside in {} (see the log)",
+                            cfg.state_dir.join("spool").join("rejected").display()
+                        );
+                    }
+                    return anyhow::Ok(Flow::Done);
+                }
+                tokio::time::sleep_until(agent.wake(&at, once)).await;
+                anyhow::Ok(Flow::Again)
+            };
+            let flow = tokio::select! {
+                flow = step => flow?,
+                _ = &mut *shutdown => Flow::Stopped,
+            };
+            match flow {
+                Flow::Again => {}
+                Flow::Stopped => {
+                    tracing::info!(
+                        backlog = agent.spool.backlog(),
+                        "stopping; the spool keeps what was not delivered"
+                    );
+                    return Ok(Flow::Stopped);
+                }
+                done_or_swap => return Ok(done_or_swap),
             }
         }
     }
@@ -93,6 +145,8 @@ enum Flow {
     Again,
     Done,
     Stopped,
+    /// A staged update's moment came: stop this loop and try it (`update::trial`).
+    Swap(Box<update::SwapPlan>),
 }
 
 struct Agent {
@@ -111,10 +165,15 @@ struct Agent {
     /// Current batch size: 1 while isolating a rejected report.
     max_batch: usize,
     batch_limit: usize,
+    /// Agent updates: the offer, the download, the swap (docs/UPDATES.md).
+    updater: update::Updater,
 }
 
 impl Agent {
-    async fn start(cfg: &RunConfig) -> anyhow::Result<Agent> {
+    async fn start(
+        cfg: &RunConfig,
+        crashed: Option<update::crash::Running>,
+    ) -> anyhow::Result<Agent> {
         let state_file = StateFile::new(&cfg.state_dir)?;
         let mut state = state_file.load_or_init(|| {
             crate::transport::certificate_agent_id(&cfg.state_dir).unwrap_or_else(default_agent_id)
@@ -141,6 +200,11 @@ impl Agent {
         state.next_seq = state.next_seq.max(spool.last_seq() + 1);
         let channel = crate::transport::channel(&cfg.server).await?;
         let batch_limit = cfg.spool.batch_reports.clamp(1, 500);
+        let service = matches!(cfg.mode, Mode::Service);
+        let mut updater = update::Updater::open(&cfg.state_dir, &cfg.update, service);
+        if let Some(previous) = &crashed {
+            updater.say_crash_restart(previous);
+        }
         let agent = Agent {
             client: AgentServiceClient::new(channel.clone()),
             channel,
@@ -152,12 +216,15 @@ impl Agent {
             last_content: None,
             max_batch: batch_limit,
             batch_limit,
+            updater,
         };
         let loss = agent.spool.unreported_loss();
         tracing::info!(
             agent_id = %agent.state.agent_id,
             server = %cfg.server.url,
             state_dir = %cfg.state_dir.display(),
+            version = crate::version::get(),
+            trial = agent.updater.is_trial(),
             backlog = agent.spool.backlog(),
             next_seq = agent.state.next_seq,
             corrupt = loss.corrupt,
@@ -167,13 +234,14 @@ impl Agent {
         Ok(agent)
     }
 
-    /// Does what is due: collect, renew, deliver.
+    /// Does what is due: collect, renew, deliver; a swap plan when an
+    /// update's moment came.
     async fn step(
         &mut self,
         cfg: &RunConfig,
         at: &mut Schedule,
         backoff: &mut Backoff,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<update::SwapPlan>> {
         let once = matches!(cfg.mode, Mode::Once { .. });
         let now = Instant::now();
         if now >= at.next_collect && !(once && at.collected_once) {
@@ -197,9 +265,18 @@ impl Agent {
         }
         if self.spool.backlog() > 0 && Instant::now() >= at.next_send {
             let result = self.deliver().await;
+            let delivered = result.is_ok();
             self.after_delivery(result, cfg, at, backoff)?;
+            if delivered {
+                let boot = update::platform::boot_time(chrono::Utc::now());
+                let agent_id = self.state.agent_id.clone();
+                return Ok(self
+                    .updater
+                    .after_delivery(&self.channel, &agent_id, boot)
+                    .await);
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Schedules the next attempt from how the last one went.

@@ -60,14 +60,16 @@ impl Agent {
                 agent_id: self.state.agent_id.clone(),
                 reports,
                 abandoned_through,
+                update: self.updater.capability(),
             };
-            let response = match self.client.submit_reports(request).await {
+            let mut response = match self.client.submit_reports(request).await {
                 Ok(r) => r.into_inner(),
                 Err(status) => {
                     self.on_error(&status, &batch)?;
                     return Err(DeliveryError::Server(status));
                 }
             };
+            self.updater.on_answer(response.update.take());
             self.server_acked = response.acked_seq;
             if response.acked_seq >= batch.first {
                 self.spool.ack(response.acked_seq)?;

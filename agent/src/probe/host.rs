@@ -44,7 +44,7 @@ impl HostInfo {
             disk_free_bytes: None,
             disk_total_bytes: None,
             apps_updated_at: None,
-            agent_version: env!("CARGO_PKG_VERSION"),
+            agent_version: crate::version::get(),
         }
     }
 

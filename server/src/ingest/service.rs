@@ -25,6 +25,8 @@ pub struct AgentIngest {
     pub limiter: Arc<AgentLimiter>,
     /// Group commit (see `writer`): every batch is committed there.
     pub writer: GroupWriter,
+    /// Agent updates: the offer added to the answer (`updates::offer`).
+    pub updates: Option<Arc<crate::updates::Offers>>,
 }
 
 impl AgentIngest {
@@ -36,7 +38,14 @@ impl AgentIngest {
             limiter: Arc::new(governor::RateLimiter::keyed(quota)),
             writer: GroupWriter::spawn(pool.clone()),
             pool,
+            updates: None,
         }
+    }
+
+    /// Answers agents that can update with the offer of a running rollout.
+    pub fn with_updates(mut self, offers: Arc<crate::updates::Offers>) -> Self {
+        self.updates = Some(offers);
+        self
     }
 
     /// The writers' queues are full: tell the agent to come back later
@@ -80,7 +89,8 @@ impl AgentService for AgentIngest {
                 "too many batches from this agent; wait a minute and send fewer, larger batches",
             ));
         }
-        let batch = request.into_inner();
+        let mut batch = request.into_inner();
+        let capability = batch.update.take();
         let span = tracing::Span::current();
         // Debug formatting escapes whatever an agent put in its id.
         span.record(
@@ -114,6 +124,7 @@ impl AgentService for AgentIngest {
             now,
         )
         .inspect_err(|e| tracing::error!(error = %e, "cannot prepare a valid batch"))?;
+        let site_id = batch.reports.last().map(|r| r.site_id.clone());
         let queued = self
             .writer
             .submit(prepared)
@@ -149,11 +160,19 @@ impl AgentService for AgentIngest {
             duplicates = outcome.duplicates,
             "batch committed"
         );
+        // After the commit, from memory; never fails the batch.
+        let update = match (&self.updates, capability, site_id) {
+            (Some(offers), Some(cap), Some(site)) => {
+                offers.offer(&agent_id, &site, &cap, now).await
+            }
+            _ => None,
+        };
         Ok(Response::new(SubmitReportsResponse {
             acked_seq: outcome.acked_seq,
             stored: outcome.stored,
             duplicates: outcome.duplicates,
             retry_after_seconds: 0,
+            update,
         }))
     }
 }

@@ -24,6 +24,7 @@ fn batch() -> pb::SubmitReportsRequest {
             ..Default::default()
         }],
         abandoned_through: 0,
+        update: None,
     }
 }
 

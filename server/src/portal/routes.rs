@@ -4,7 +4,7 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::admin::{agents, audit, deliveries, notify, operators, sites, tokens};
-use super::admin::{hours, makers, receipt_vendors, silences, site_delete};
+use super::admin::{hours, makers, receipt_vendors, silences, site_delete, updates};
 use super::{
     AppState, assets, dashboard, desk_api, desks_page, incident_forms, incidents_api,
     incidents_pages, live, ops, pages, session, site_list, site_page,
@@ -517,6 +517,49 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/admin/hours/{kind}",
             Role(Admin),
             post(hours::set),
+        ),
+        // Agent updates (issue 17): releases and rollouts, administrators only.
+        r(
+            Method::GET,
+            "/admin/updates",
+            Role(Admin),
+            get(updates::page),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts",
+            Role(Admin),
+            post(updates::start),
+        ),
+        r(
+            Method::GET,
+            "/admin/rollouts/{rollout_id}",
+            Role(Admin),
+            get(updates::detail),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts/{rollout_id}/pause",
+            Role(Admin),
+            post(updates::pause),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts/{rollout_id}/resume",
+            Role(Admin),
+            post(updates::resume),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts/{rollout_id}/widen",
+            Role(Admin),
+            post(updates::widen),
+        ),
+        r(
+            Method::POST,
+            "/admin/rollouts/{rollout_id}/abort",
+            Role(Admin),
+            post(updates::abort),
         ),
     ]
 }

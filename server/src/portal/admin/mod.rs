@@ -14,6 +14,7 @@ pub mod silences;
 pub mod site_delete;
 pub mod sites;
 pub mod tokens;
+pub mod updates;
 
 use askama::Template;
 use axum::response::{IntoResponse, Response};

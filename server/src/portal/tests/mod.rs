@@ -14,6 +14,7 @@ mod live;
 mod notify;
 mod site_list;
 mod site_page;
+mod updates;
 
 use std::net::SocketAddr;
 
