@@ -20,9 +20,11 @@ use super::{Server, agent_id};
 
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
 const MINGW_GCC: &str = "x86_64-w64-mingw32-gcc";
-/// The longest one agent command may take under Wine (the first one after
-/// the prefix is created takes a few seconds).
-const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+/// The longest one agent command may take under Wine. Usually seconds (the
+/// first one after the prefix is created a few more), but `install` under
+/// Wine's Task Scheduler took over 120 s on a 2-core machine at load 10: a
+/// limit for a hung command, not a measure of speed.
+const COMMAND_LIMIT: Duration = Duration::from_secs(360);
 
 /// The Windows agent, built and ready to run under Wine.
 pub struct WindowsAgent {

@@ -116,7 +116,7 @@ fn the_lenovo_draft_for_a_demo_site_follows_the_guide() {
     // the contact person and the site's hours.
     for needle in [
         "シリアル番号（PC本体に記載）\n  PF000001",
-        "医療機関等名称: デモクリニック1",
+        &format!("医療機関等名称: {}", site.name),
         "医療機関等コード: 1310000001",
         &format!("所在地: {}", site.address),
         "電話番号: 03-5000-0001",
@@ -204,7 +204,7 @@ fn a_router_call_sheet_has_the_number_the_hours_and_the_checked_serial() {
         "ルータ（AT-AR1050V）の故障受付",
         "シリアル番号: S/NA00000001（ルータ本体に記載の「S/NA」から始まる番号）",
         "購入日: 2021-04-01",
-        "デモクリニック1",
+        &site.name,
         "【用意するもの】",
     ] {
         assert!(d.body.contains(needle), "{needle}\n{}", d.body);
