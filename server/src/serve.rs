@@ -109,6 +109,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         args.retention_days,
         shutdown.subscribe(),
     )));
+    tasks.push(tokio::spawn(crate::ingest::legacy::run(
+        pool.clone(),
+        args.retention_days,
+        shutdown.subscribe(),
+    )));
 
     tracing::info!(%grpc_addr, %http_addr, "onshi-server started");
     Ok(Running {

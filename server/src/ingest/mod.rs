@@ -2,6 +2,7 @@
 
 pub mod conn;
 pub mod history;
+pub mod legacy;
 pub mod listener;
 pub mod prepare;
 pub mod service;
