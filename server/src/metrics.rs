@@ -41,6 +41,7 @@ pub struct Metrics {
     connected: Gauge,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
     pub incidents: crate::incidents::metrics::IncidentMetrics,
+    pub ingest: crate::ingest::metrics::IngestMetrics,
 }
 
 impl Default for Metrics {
@@ -109,8 +110,10 @@ impl Metrics {
             connected.clone(),
         );
         let incidents = crate::incidents::metrics::IncidentMetrics::register(&mut registry);
+        let ingest = crate::ingest::metrics::IngestMetrics::register(&mut registry);
         Self {
             incidents,
+            ingest,
             registry: Arc::new(registry),
             reports_ingested,
             reports_duplicate,

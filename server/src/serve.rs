@@ -54,7 +54,14 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let http_addr = http_listener.local_addr()?;
 
     let mut tasks = Vec::new();
-    let ingest = AgentIngest::new(pool.clone(), metrics.clone(), args.agent_batches_per_minute);
+    let writer = args.ingest.writer();
+    let ingest = AgentIngest::new(
+        pool.clone(),
+        db::dedicated_pool(&pool, writer.writers as u32),
+        metrics.clone(),
+        args.agent_batches_per_minute,
+        writer,
+    );
     let limiter_handle = ingest.limiter.clone();
     let incoming = listener::incoming(
         grpc_listener,

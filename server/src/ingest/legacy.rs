@@ -13,9 +13,9 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
+use super::columns::HistoryColumns;
 use super::history;
 use super::prepare::{self, HistoryRow};
-use super::store::HistoryColumns;
 use crate::error::Error;
 use crate::fleet::report::ReportDoc;
 use crate::sites::Health;
@@ -147,11 +147,11 @@ async fn insert_converted(
         history::create_partition(&mut *tx, day).await?;
     }
     let converted: Vec<HistoryRow> = keep.iter().map(|r| lean_row(r)).collect();
-    let received: Vec<DateTime<Utc>> = keep.iter().map(|r| r.received_at).collect();
-    let agents: Vec<&str> = keep.iter().map(|r| r.agent_id.as_str()).collect();
-    HistoryColumns::of(converted.iter())
-        .insert(&mut *tx, &received, &agents)
-        .await?;
+    let mut columns = HistoryColumns::default();
+    for (row, legacy) in converted.iter().zip(&keep) {
+        columns.push(row, legacy.received_at, &legacy.agent_id);
+    }
+    columns.insert(&mut *tx).await?;
     Ok(keep.len() as u64)
 }
 
