@@ -142,10 +142,12 @@ impl GroupWriter {
         let mut hasher = DefaultHasher::new();
         batch.site_id().hash(&mut hasher);
         let queue = &self.queues[(hasher.finish() % self.queues.len() as u64) as usize];
+        // A batch heavier than the whole budget waits for an empty queue instead of never fitting.
+        let units = kib(weight(&batch)).min(kib(self.config.queue_bytes));
         let budget = self
             .budget
             .clone()
-            .try_acquire_many_owned(kib(weight(&batch)))
+            .try_acquire_many_owned(units)
             .map_err(|_| Overloaded)?;
         let (reply, outcome) = oneshot::channel();
         let job = Job {
