@@ -28,7 +28,7 @@ pub fn is_expired(day: NaiveDate, now: DateTime<Utc>, retention_days: u32) -> bo
 }
 
 /// One replica at a time: two creating the same partition at once fail with "already exists".
-const MAINTENANCE_LOCK: i64 = 0x6f6e_7368_6968_6973; // "onshihis"
+pub const MAINTENANCE_LOCK: i64 = 0x6f6e_7368_6968_6973; // "onshihis"
 
 /// Creates missing partitions for today and the next days and drops expired
 /// ones, one replica at a time (`false`: another replica is at it).

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::fleet::report::ReportDoc;
 use crate::sites::Health;
 
-const CONVERSION_LOCK: i64 = 0x6f6e_7368_6968_7631; // "onshihv1"
+pub const CONVERSION_LOCK: i64 = 0x6f6e_7368_6968_7631; // "onshihv1"
 /// Rows per transaction: short enough not to hold back ingest, big enough to finish.
 pub const CHUNK: i64 = 2_000;
 

@@ -1,6 +1,7 @@
-//! Upgrading a database that holds jsonb history (before migrations/0007): the migration sets
-//! it aside as `report_history_v1` and `ingest::legacy` converts it into lean rows, nothing lost,
-//! then drops it. Real PostgreSQL, the real migrations.
+//! History's background jobs against a real PostgreSQL: upgrading a database that holds
+//! jsonb history (before migrations/0007) — the migration sets it aside as
+//! `report_history_v1` and `ingest::legacy` converts it into lean rows, nothing lost, then
+//! drops it — and partition maintenance and the conversion running on one replica at a time.
 
 mod common;
 
@@ -133,4 +134,51 @@ async fn jsonb_history_is_converted_to_lean_rows_and_the_old_table_dropped() {
     assert_eq!(power.as_deref(), Some("off"));
     assert_eq!(latency, [Some(2)]);
     assert_eq!(in_default, 0, "converted rows go to their day's partition");
+}
+
+/// Replicas share these jobs through advisory locks: while one holds the lock, the others'
+/// passes do nothing (and say so), then one runs.
+#[tokio::test]
+async fn history_jobs_run_on_one_replica_at_a_time() {
+    use onshi_server::ingest::history;
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    MIGRATOR.run(&pool).await.unwrap();
+    let now = Utc::now();
+    for (lock, job) in [
+        (history::MAINTENANCE_LOCK, "maintenance"),
+        (legacy::CONVERSION_LOCK, "conversion"),
+    ] {
+        let mut other = pool.begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(lock)
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        if job == "maintenance" {
+            assert!(!history::maintain(&pool, now, 30).await.unwrap(), "{job}");
+        } else {
+            // A fresh database has an empty report_history_v1 (migration 0007 moved the
+            // empty jsonb table aside).
+            assert_eq!(legacy::step(&pool, now, 30).await.unwrap(), Step::Busy);
+        }
+        other.rollback().await.unwrap();
+    }
+    assert!(history::maintain(&pool, now, 30).await.unwrap());
+    let partitions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+         WHERE p.relname = 'report_history'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(partitions, 5, "today, three days ahead, and the default");
+    // The empty default partition, then the table, are dropped.
+    for _ in 0..2 {
+        assert_eq!(
+            legacy::step(&pool, now, 30).await.unwrap(),
+            Step::Converted(0)
+        );
+    }
+    assert_eq!(legacy::step(&pool, now, 30).await.unwrap(), Step::Done);
 }
