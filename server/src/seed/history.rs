@@ -86,7 +86,7 @@ async fn seed_day(
             let row = prepare::history_row(&report, &doc, health, at);
             copy_line(&mut buf, at, &report.agent_id, &row);
             rows += 1;
-            if rows as usize % CHUNK_ROWS == 0 {
+            if (rows as usize).is_multiple_of(CHUNK_ROWS) {
                 copy.send(std::mem::take(&mut buf).into_bytes()).await?;
             }
         }
@@ -144,7 +144,7 @@ pub fn report_at(i: u32, at: DateTime<Utc>) -> Option<pb::Report> {
         pb::ReaderMaker::Canon,
     ][(i % 5) as usize];
     let manual = matches!(maker, pb::ReaderMaker::Almex | pb::ReaderMaker::Canon);
-    let power = if manual && local.hour() < 10 && n % 7 == 0 {
+    let power = if manual && local.hour() < 10 && n.is_multiple_of(7) {
         pb::PowerState::Off
     } else {
         pb::PowerState::On
@@ -183,7 +183,7 @@ pub fn report_at(i: u32, at: DateTime<Utc>) -> Option<pb::Report> {
             ..Default::default()
         }),
         network: vec![
-            target("router", 1, n % 500 == 0),
+            target("router", 1, n.is_multiple_of(500)),
             target("onshi-endpoint", 18, n % 200 == 1),
         ],
         agent: Some(pb::AgentHealth {
