@@ -59,6 +59,33 @@ pub struct LoadgenArgs {
     /// Server processes (replicas) on the same database; agents are spread over them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub replicas: u32,
+    /// Share of sites whose reports carry a finding (reader off, certificate expiring, …),
+    /// each then evaluated into incidents. Default: the demo fleet's mix (about 40 %).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub faulty_percent: Option<u32>,
+}
+
+/// Gives `percent` of the sites a finding and the others none (spread evenly).
+fn with_faults(mut sites: Vec<demo::DemoSite>, percent: Option<u32>) -> Vec<demo::DemoSite> {
+    use demo::Fault;
+    let Some(percent) = percent else {
+        return sites;
+    };
+    let kinds = [
+        Fault::ReaderOff,
+        Fault::CertExpiring,
+        Fault::AccountChanged,
+        Fault::NoReboot,
+        Fault::RouterUnreachable,
+    ];
+    for (i, site) in sites.iter_mut().enumerate() {
+        site.fault = if (i * 37) % 100 < percent as usize {
+            kinds[i % kinds.len()]
+        } else {
+            Fault::None
+        };
+    }
+    sites
 }
 
 /// The load generator's own flags (the rest of its command line goes to `serve`).
@@ -83,7 +110,16 @@ fn own_flags() -> Vec<(String, bool)> {
         .unwrap_or_default()
 }
 
-pub async fn run(args: LoadgenArgs) -> Result<(), Error> {
+/// Everything started before the clock: the database, the servers, the enrolled agents.
+struct Setup {
+    pool: sqlx::PgPool,
+    replicas: Vec<ServerProcess>,
+    agents: Vec<agents::SimAgent>,
+    channels: Vec<Option<tonic::transport::Channel>>,
+    run_id: String,
+}
+
+async fn setup(args: &LoadgenArgs) -> Result<Setup, Error> {
     let open_files = crate::ingest::listener::raise_open_file_limit();
     if open_files < u64::from(args.agents) + 256 {
         eprintln!(
@@ -100,7 +136,7 @@ pub async fn run(args: LoadgenArgs) -> Result<(), Error> {
     let database = crate::db::connect(&args.serve.db).await?;
     crate::db::migrate(&database.pool).await?;
     let pool = database.pool;
-    let sites = demo::fleet(args.agents);
+    let sites = with_faults(demo::fleet(args.agents), args.faulty_percent);
     demo::register_sites(&pool, &sites).await?;
 
     let argv: Vec<String> = std::env::args()
@@ -117,16 +153,33 @@ pub async fn run(args: LoadgenArgs) -> Result<(), Error> {
     let pki = Arc::new(Pki::load(&data_dir.join("pki"))?);
     let run_id = format!("{:08x}", rand::random::<u32>());
     let addrs: Vec<String> = replicas.iter().map(|r| r.grpc_addr.clone()).collect();
-    let sim = agents::enrol(&pool, pki, sites, &run_id, &addrs).await?;
+    let agents = agents::enrol(&pool, pki, sites, &run_id, &addrs).await?;
     let channels = if args.burst {
-        vec![None; sim.len()]
+        vec![None; agents.len()]
     } else {
-        agents::connect_all(&sim)
+        agents::connect_all(&agents)
             .await?
             .into_iter()
             .map(Some)
             .collect()
     };
+    Ok(Setup {
+        pool,
+        replicas,
+        agents,
+        channels,
+        run_id,
+    })
+}
+
+pub async fn run(args: LoadgenArgs) -> Result<(), Error> {
+    let Setup {
+        pool,
+        replicas,
+        agents: sim,
+        channels,
+        run_id,
+    } = setup(&args).await?;
     eprintln!(
         "loadgen: {}; sending… (SIGTERM or Ctrl-C stops after the batches in flight)",
         report::describe(&args)

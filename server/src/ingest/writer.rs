@@ -125,10 +125,15 @@ impl GroupWriter {
         self.config.retry_after_seconds
     }
 
-    /// More than half of the queue budget is taken: acknowledgements ask the
-    /// agents to pause before their next batch (soft back-pressure before refusals).
+    /// More than half of the byte budget or of a writer's queue is taken:
+    /// acknowledgements ask the agents to pause a second before their next batch
+    /// (soft back-pressure before refusals).
     pub fn under_pressure(&self) -> bool {
         self.budget.available_permits() < kib(self.config.queue_bytes) as usize / 2
+            || self
+                .queues
+                .iter()
+                .any(|q| q.capacity() < q.max_capacity() / 2)
     }
 
     /// Queues a batch and returns where its outcome will arrive (after

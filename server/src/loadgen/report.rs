@@ -12,9 +12,11 @@ use super::stats::Stats;
 
 pub fn describe(args: &LoadgenArgs) -> String {
     format!(
-        "{} agents, {} replica(s), batch_size={}, {}, {}{}",
+        "{} agents, {} replica(s), {} faulty, batch_size={}, {}, {}{}",
         args.agents,
         args.replicas,
+        args.faulty_percent
+            .map_or("demo mix of".to_owned(), |p| format!("{p} %")),
         args.batch_size,
         args.duration
             .map_or(format!("{} batches each", args.batches), |d| format!(
@@ -116,12 +118,14 @@ pub fn figures(
     let stored = Stats::get(&stats.acked);
     let latency = stats.run_latency();
     println!(
-        "agents={} batch_size={} rate={} burst={} replicas={}",
+        "agents={} batch_size={} rate={} burst={} replicas={} faulty_percent={}",
         args.agents,
         args.batch_size,
         args.rate.map_or("max".to_owned(), |r| format!("{r:.0}")),
         args.burst,
         args.replicas,
+        args.faulty_percent
+            .map_or("demo".to_owned(), |p| p.to_string()),
     );
     println!(
         "reports={stored} batches={} errors={} overloaded={} elapsed={secs:.2}s",
