@@ -16,13 +16,16 @@ ALTER TABLE incident_eval_queue ADD COLUMN entry_id bigserial PRIMARY KEY;
 CREATE INDEX incident_eval_queue_site_idx ON incident_eval_queue (site_id);
 
 -- Appends an entry for each of `sites` that has no waiting entry this transaction can share.
-CREATE FUNCTION incident_eval_enqueue(sites text[]) RETURNS void LANGUAGE sql AS $$
+-- PL/pgSQL, not SQL: its plan is cached per session, where a SQL function's body is parsed and
+-- planned at every call (measured: a tenth of the database's time under load).
+CREATE FUNCTION incident_eval_enqueue(sites text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
     WITH shared AS MATERIALIZED (
         SELECT q.site_id FROM incident_eval_queue q WHERE q.site_id = ANY (sites)
         FOR KEY SHARE SKIP LOCKED)
     INSERT INTO incident_eval_queue (site_id)
     SELECT DISTINCT s FROM unnest(sites) AS s WHERE s NOT IN (SELECT site_id FROM shared);
-$$;
+END $$;
 
 -- Per statement, not per row: ingest writes a whole group's site_state rows in one
 -- statement, and one set-based enqueue is cheaper than a PL/pgSQL call per row

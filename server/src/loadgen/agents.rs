@@ -146,9 +146,14 @@ pub async fn run(
             return;
         }
         if let Some(pace) = pace.as_mut() {
+            // A paced agent may wait up to a whole period: the deadline ends the wait too.
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             tokio::select! {
                 _ = pace.tick() => {}
                 _ = stop.changed() => return,
+                _ = tokio::time::sleep(left) => return,
             }
         }
         let reports: Vec<pb::Report> = (0..plan.batch_size)
