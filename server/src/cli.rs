@@ -340,8 +340,9 @@ pub struct IngestArgs {
     #[arg(long, env = "ONSHI_INGEST_QUEUE_BATCHES", default_value_t = 2048,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub ingest_queue_batches: u32,
-    /// MiB of prepared reports waiting in all writers' queues before new
-    /// batches are refused (bounds the server's memory under overload).
+    /// MiB that batches waiting in all writers' queues may hold (their
+    /// reports and ~16 KiB per call in flight) before new batches are
+    /// refused (bounds the server's memory under overload).
     #[arg(long, env = "ONSHI_INGEST_QUEUE_MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub ingest_queue_mib: u32,
