@@ -332,7 +332,8 @@ pub struct DemoArgs {
 pub struct IngestArgs {
     /// Writer tasks committing report batches, each with its own database
     /// connection (a dedicated pool, so the portal cannot starve ingest).
-    #[arg(long, env = "ONSHI_INGEST_WRITERS", default_value_t = 4,
+    /// Fewer writers make larger groups (less database work per report).
+    #[arg(long, env = "ONSHI_INGEST_WRITERS", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub ingest_writers: u32,
     /// Batches waiting per writer before new ones are refused with
