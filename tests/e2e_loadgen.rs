@@ -97,3 +97,81 @@ async fn paced_run_for_a_duration_is_stored_exactly_once() {
     assert!(acknowledged > 0, "{lines:?}");
     assert_stored_once(&db, acknowledged).await;
 }
+
+/// SIGTERM stops a long run after the batches in flight, with the figures, and stops its
+/// servers: every acknowledged report is stored once.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_after_the_batches_in_flight_and_prints_the_figures() {
+    use std::time::{Duration, Instant};
+    let db = TestDb::new().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin("onshi-server"))
+        .env("DATABASE_URL", &db.url)
+        .env("ONSHI_LOG", "warn")
+        .arg("loadgen")
+        .args(["--data-dir", data.path().to_str().unwrap()])
+        .args(["--agents", "4", "--duration", "3600", "--rate", "40"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pool = db.pool().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM report_history")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
+        if stored >= 8 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the load generator never sent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not stop the load generator"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let lines: Vec<String> = out.lines().map(str::to_owned).collect();
+    assert!(
+        lines.last().unwrap().starts_with("reports_per_sec="),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("server_peak_rss_mb=")),
+        "{lines:?}"
+    );
+    let acknowledged = field(&lines, "reports");
+    assert!(acknowledged >= 8, "{lines:?}");
+    assert_stored_once(&db, acknowledged).await;
+    // Their sessions end (a backend leaves pg_stat_activity a moment after its client).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let sessions: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'onshi-server'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if sessions == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "its servers did not stop");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -377,6 +377,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ONSHI_DASHBOARD_REFRESH_SECONDS", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=300))]
     pub dashboard_refresh_seconds: u32,
+    #[command(flatten)]
+    pub ingest: IngestArgs,
 }
 
 /// A number of seconds above zero (fractions allowed, for tests).
@@ -426,4 +428,46 @@ pub struct DemoArgs {
     /// Seconds between reports of each simulated agent.
     #[arg(long, default_value_t = 15)]
     pub interval: u64,
+}
+
+/// The group-committing ingest writer (server/src/ingest/writer.rs, docs/BENCHMARKS.md).
+#[derive(Debug, Clone, Args)]
+pub struct IngestArgs {
+    /// Writer tasks committing report batches, each with its own database
+    /// connection (a dedicated pool, so the portal cannot starve ingest).
+    /// Fewer writers make larger groups (less database work per report).
+    #[arg(long, env = "ONSHI_INGEST_WRITERS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub ingest_writers: u32,
+    /// Batches waiting per writer before new ones are refused with
+    /// UNAVAILABLE and retry-after-seconds.
+    #[arg(long, env = "ONSHI_INGEST_QUEUE_BATCHES", default_value_t = 2048,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ingest_queue_batches: u32,
+    /// MiB that batches waiting in all writers' queues may hold (their
+    /// reports and ~16 KiB per call in flight) before new batches are
+    /// refused (bounds the server's memory under overload).
+    #[arg(long, env = "ONSHI_INGEST_QUEUE_MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub ingest_queue_mib: u32,
+    /// Reports committed in one group transaction at most.
+    #[arg(long, env = "ONSHI_INGEST_GROUP_REPORTS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(1..=20000))]
+    pub ingest_group_reports: u32,
+    /// Seconds an overloaded server asks agents to wait (retry-after-seconds).
+    #[arg(long, env = "ONSHI_OVERLOAD_RETRY_AFTER", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub overload_retry_after: u32,
+}
+
+impl IngestArgs {
+    pub fn writer(&self) -> crate::ingest::writer::WriterConfig {
+        crate::ingest::writer::WriterConfig {
+            writers: self.ingest_writers as usize,
+            queue_batches: self.ingest_queue_batches as usize,
+            queue_bytes: (self.ingest_queue_mib as usize) << 20,
+            max_group_rows: self.ingest_group_reports as usize,
+            retry_after_seconds: self.overload_retry_after,
+        }
+    }
 }

@@ -118,6 +118,15 @@ async fn pool_for(url: &str) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
+/// A pool of its own for `connections` long-lived users (the ingest writers), on the same
+/// database as `pool`: they never wait behind the portal for a connection, nor it behind them.
+pub fn dedicated_pool(pool: &PgPool, connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(connections.max(1))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_lazy_with((*pool.connect_options()).clone())
+}
+
 /// Creates the database named in `url` if the server lacks it (first run).
 async fn ensure_database(url: &str) -> Result<(), Error> {
     let options: PgConnectOptions = url.parse().map_err(|e| Error::Database {

@@ -43,6 +43,7 @@ pub struct Metrics {
     pub incidents: crate::incidents::metrics::IncidentMetrics,
     pub notify: crate::notify::metrics::NotifyMetrics,
     pub console: crate::portal::live::LiveMetrics,
+    pub ingest: crate::ingest::metrics::IngestMetrics,
 }
 
 impl Default for Metrics {
@@ -113,10 +114,12 @@ impl Metrics {
         let incidents = crate::incidents::metrics::IncidentMetrics::register(&mut registry);
         let notify = crate::notify::metrics::NotifyMetrics::register(&mut registry);
         let console = crate::portal::live::LiveMetrics::register(&mut registry);
+        let ingest = crate::ingest::metrics::IngestMetrics::register(&mut registry);
         Self {
             incidents,
             notify,
             console,
+            ingest,
             registry: Arc::new(registry),
             reports_ingested,
             reports_duplicate,

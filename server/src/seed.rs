@@ -8,6 +8,9 @@ use sqlx::PgPool;
 use crate::error::Error;
 use crate::sites::PREFECTURES;
 
+mod console;
+mod history;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct SeedArgs {
     #[command(flatten)]
@@ -26,9 +29,15 @@ pub struct SeedArgs {
     /// one), for the console's incident list at scale.
     #[arg(long, default_value_t = 2)]
     pub incident_percent: u32,
+    /// Days of report history to fill in the lean format, with COPY (0: none); see
+    /// --history-interval-minutes for the density.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=400))]
+    pub days: u32,
+    /// Minutes between two seeded reports of a site while its PC is on (08:00–19:00 JST,
+    /// Monday to Saturday); a real agent reports every minute.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub history_interval_minutes: u32,
 }
-
-mod console;
 
 pub async fn run(args: SeedArgs) -> Result<(), Error> {
     if args.silent_percent > 100 {
@@ -49,6 +58,26 @@ pub async fn run(args: SeedArgs) -> Result<(), Error> {
         args.silent_percent,
         started.elapsed().as_secs_f64()
     );
+    if args.days > 0 {
+        let started = std::time::Instant::now();
+        let rows = history::seed_history(
+            &database.pool,
+            args.sites,
+            args.days,
+            args.history_interval_minutes,
+            chrono::Utc::now(),
+        )
+        .await?;
+        sqlx::query("ANALYZE report_history")
+            .execute(&database.pool)
+            .await?;
+        println!(
+            "seeded {rows} history rows ({} days, one report per site every {} min while open) in {:.1}s",
+            args.days,
+            args.history_interval_minutes,
+            started.elapsed().as_secs_f64()
+        );
+    }
     database.pool.close().await;
     if let Some(cluster) = database.private_cluster {
         cluster.stop().await;

@@ -63,8 +63,15 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         &args.updates,
         shutdown.subscribe(),
     );
-    let ingest = AgentIngest::new(pool.clone(), metrics.clone(), args.agent_batches_per_minute)
-        .with_updates(offers.clone());
+    let writer = args.ingest.writer();
+    let ingest = AgentIngest::new(
+        pool.clone(),
+        db::dedicated_pool(&pool, writer.writers as u32),
+        metrics.clone(),
+        args.agent_batches_per_minute,
+        writer,
+    )
+    .with_updates(offers.clone());
     let limiter_handle = ingest.limiter.clone();
     let incoming = listener::incoming(
         grpc_listener,
@@ -141,6 +148,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         shutdown.subscribe(),
     )));
     tasks.push(tokio::spawn(maintain_history(
+        pool.clone(),
+        args.retention_days,
+        shutdown.subscribe(),
+    )));
+    tasks.push(tokio::spawn(crate::ingest::legacy::run(
         pool.clone(),
         args.retention_days,
         shutdown.subscribe(),

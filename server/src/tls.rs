@@ -58,6 +58,18 @@ impl Pki {
         Ok(pki)
     }
 
+    /// Loads an existing CA (to issue agent identities) without issuing a server certificate:
+    /// the load generator next to running servers that share the directory.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        Ok(Self {
+            dir: dir.to_owned(),
+            ca_cert_pem: std::fs::read_to_string(dir.join("ca.pem"))?,
+            ca_key_pem: std::fs::read_to_string(dir.join("ca.key"))?,
+            server_cert_pem: String::new(),
+            server_key_pem: String::new(),
+        })
+    }
+
     fn issuer(&self) -> Result<Issuer<'static, KeyPair>, rcgen::Error> {
         let key = KeyPair::from_pem(&self.ca_key_pem)?;
         Issuer::from_ca_cert_pem(&self.ca_cert_pem, key)

@@ -25,6 +25,18 @@ pub struct Agent {
 /// `onshi-agent run` against `url` with the state in `state`, appending its
 /// log to `log`. `interval` and `max_backoff` in seconds.
 pub fn spawn_agent(url: &str, state: &Path, log: &Path, interval: &str, extra: &[&str]) -> Agent {
+    spawn_agent_for(SITE, url, state, log, interval, extra)
+}
+
+/// `spawn_agent` for an agent of `site`.
+pub fn spawn_agent_for(
+    site: &str,
+    url: &str,
+    state: &Path,
+    log: &Path,
+    interval: &str,
+    extra: &[&str],
+) -> Agent {
     let config = state.parent().unwrap().join("agent.toml");
     if !config.exists() {
         std::fs::write(&config, "").unwrap();
@@ -35,7 +47,7 @@ pub fn spawn_agent(url: &str, state: &Path, log: &Path, interval: &str, extra: &
             "--interval",
             interval,
             "--site-id",
-            SITE,
+            site,
             "--server",
             url,
         ])
@@ -126,6 +138,11 @@ impl Drop for Agent {
 /// One last report and delivery of everything spooled (it carries the loss
 /// counts not yet said); panics unless the server acknowledged all of it.
 pub fn flush(url: &str, state: &Path) {
+    flush_for(SITE, url, state)
+}
+
+/// `flush` for an agent of `site`.
+pub fn flush_for(site: &str, url: &str, state: &Path) {
     let config = state.parent().unwrap().join("agent.toml");
     let out = Command::new(bin("onshi-agent"))
         .args([
@@ -136,7 +153,7 @@ pub fn flush(url: &str, state: &Path) {
             "--max-backoff",
             "1",
         ])
-        .args(["--interval", "0.1", "--site-id", SITE, "--server", url])
+        .args(["--interval", "0.1", "--site-id", site, "--server", url])
         .arg("--config")
         .arg(&config)
         .arg("--state-dir")

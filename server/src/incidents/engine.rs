@@ -62,7 +62,7 @@ pub async fn run_worker(
                         "incidents updated"
                     );
                 }
-                if d.sites as i64 >= worker::BATCH {
+                if d.entries as i64 >= worker::BATCH {
                     Duration::ZERO
                 } else {
                     Duration::from_millis(250)

@@ -10,7 +10,7 @@ use onshi_proto::v1::{SubmitReportsRequest, SubmitReportsResponse};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use super::writer::{GroupWriter, OVERLOAD_RETRY_AFTER_SECONDS};
+use super::writer::{GroupWriter, WriterConfig};
 use super::{prepare, validate};
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -30,13 +30,20 @@ pub struct AgentIngest {
 }
 
 impl AgentIngest {
-    pub fn new(pool: PgPool, metrics: Metrics, batches_per_minute: u32) -> Self {
+    /// `writer_pool` is the writers' own pool (sized for them); `pool` the shared one.
+    pub fn new(
+        pool: PgPool,
+        writer_pool: PgPool,
+        metrics: Metrics,
+        batches_per_minute: u32,
+        writer: WriterConfig,
+    ) -> Self {
         let per_minute = NonZeroU32::new(batches_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let quota = governor::Quota::per_minute(per_minute).allow_burst(per_minute);
         Self {
-            metrics,
             limiter: Arc::new(governor::RateLimiter::keyed(quota)),
-            writer: GroupWriter::spawn(pool.clone()),
+            writer: GroupWriter::spawn(writer_pool, writer, metrics.ingest.clone()),
+            metrics,
             pool,
             updates: None,
         }
@@ -57,7 +64,7 @@ impl AgentIngest {
         let mut metadata = tonic::metadata::MetadataMap::new();
         metadata.insert(
             "retry-after-seconds",
-            tonic::metadata::MetadataValue::from(OVERLOAD_RETRY_AFTER_SECONDS),
+            tonic::metadata::MetadataValue::from(self.writer.retry_after_seconds()),
         );
         Status::with_metadata(
             tonic::Code::Unavailable,
@@ -171,7 +178,8 @@ impl AgentService for AgentIngest {
             acked_seq: outcome.acked_seq,
             stored: outcome.stored,
             duplicates: outcome.duplicates,
-            retry_after_seconds: 0,
+            // Soft back-pressure: an agent with more to send pauses a second first.
+            retry_after_seconds: u32::from(self.writer.under_pressure()),
             update,
         }))
     }
